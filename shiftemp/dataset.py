@@ -1,0 +1,306 @@
+"""A validated pair of datasets: the reference a model was trained on and the shifted batch.
+
+Turns two frames into numeric arrays the models and entropies use, with one encoding for both:
+the target resolved (or detected), columns checked for presence and type in both files, rows with
+missing values dropped and counted, categorical features one-hot encoded with the reference's
+categories (a category unseen in the reference is counted and encoded as the reference's most
+frequent one, the baseline).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .errors import ColumnError, InputError
+from .models import Family
+
+#: Column names taken as the target when --target is not given (case-insensitive).
+TARGET_NAMES = ("target", "label", "y", "class")
+
+#: A numeric target with at most this many distinct values defaults to classification.
+MAX_CLASSES_FOR_DEFAULT = 10
+
+#: A classification target with more classes than this is refused: it is almost surely numeric.
+MAX_CLASSES = 100
+
+
+@dataclass(frozen=True)
+class Side:
+    """One dataset after validation and encoding.
+
+    Attributes
+    ----------
+    X : (n, d) float array of encoded features (one-hot columns for categories).
+    y : (n,) float target (regression) or int class codes (classification).
+    numeric : (n, m) float array of the numeric source columns, target included when numeric:
+        what the Gaussian part of the data entropy is computed on.
+    categorical : tuple of (n,) int arrays, codes of each categorical source column, target
+        included when categorical: the Shannon part of the data entropy.
+    """
+
+    name: str
+    X: np.ndarray
+    y: np.ndarray
+    numeric: np.ndarray
+    categorical: tuple[np.ndarray, ...]
+    rows_read: int
+    rows_dropped: int
+    unseen: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows_used(self) -> int:
+        return int(self.X.shape[0])
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A reference and a shifted dataset encoded alike."""
+
+    reference: Side
+    shifted: Side
+    target: str
+    family: Family
+    feature_columns: tuple[str, ...]
+    feature_names: tuple[str, ...]
+    numeric_names: tuple[str, ...]
+    categorical_names: tuple[str, ...]
+    classes: tuple[str, ...] | None
+    notes: tuple[str, ...]
+
+
+def is_categorical(series: pd.Series) -> bool:
+    """Text, categorical and boolean columns are categorical; numbers are numeric."""
+    return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+
+
+def resolve_target(columns: list[str], target: str | None, name: str) -> tuple[str, list[str]]:
+    """The target column, detected from :data:`TARGET_NAMES` when not given."""
+    notes: list[str] = []
+    if target is not None:
+        return target, notes
+    found = [c for c in columns if str(c).lower() in TARGET_NAMES]
+    if len(found) != 1:
+        why = "no column" if not found else f"{len(found)} columns ({', '.join(map(str, found))})"
+        raise ColumnError(
+            f"{name}: cannot tell the target: {why} named target, label, y or class. Its columns:"
+            f" {list(map(str, columns))}. Pass --target with one of them."
+        )
+    notes.append(f"using column '{found[0]}' as the target (pass --target to choose another)")
+    return found[0], notes
+
+
+def resolve_features(
+    columns: list[str], target: str, features: list[str] | None, exclude: list[str] | None,
+    name: str,
+) -> list[str]:
+    """The feature columns: ``features`` if given, else every column but the target and
+    ``exclude``; checked against ``columns``."""
+    for option, wanted in (("--features", features), ("--exclude", exclude)):
+        for column in wanted or []:
+            if column not in columns:
+                raise ColumnError(
+                    f"{name} has no column '{column}' (named in {option}). Its columns:"
+                    f" {list(map(str, columns))}."
+                )
+    chosen = list(features) if features else [c for c in columns if c != target]
+    chosen = [c for c in chosen if c != target and c not in set(exclude or [])]
+    if not chosen:
+        raise ColumnError(f"{name}: no feature columns are left besides the target '{target}'.")
+    return chosen
+
+
+def _check_columns(frame: pd.DataFrame, name: str, needed: list[str], what: dict[str, str]) -> None:
+    duplicated = frame.columns[frame.columns.duplicated()].unique().tolist()
+    if duplicated:
+        raise ColumnError(
+            f"{name}: duplicate column names {duplicated}; rename them so each column is unique."
+        )
+    for column in needed:
+        if column not in frame.columns:
+            raise ColumnError(
+                f"{name} has no column '{column}' ({what.get(column, 'a feature')}). Its columns:"
+                f" {list(map(str, frame.columns))}."
+            )
+
+
+def _usable_rows(frame: pd.DataFrame, columns: list[str], numeric: set[str]) -> np.ndarray:
+    """Rows with a value in every used column; infinities count as missing."""
+    keep = ~frame[columns].isna().any(axis=1).to_numpy()
+    for column in columns:
+        if column in numeric:
+            keep &= np.isfinite(frame[column].to_numpy(dtype=float, na_value=np.nan))
+    return keep
+
+
+def _category_order(values: pd.Series) -> list[str]:
+    """Categories by frequency, most frequent first (the baseline), ties by name."""
+    counts = values.astype(str).value_counts()
+    return sorted(counts.index, key=lambda c: (-counts[c], c))
+
+
+def _encode_target(
+    ref: pd.Series, new: pd.Series, family: Family, names: tuple[str, str], target: str
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...] | None]:
+    if family is Family.LINEAR:
+        for series, name in zip((ref, new), names):
+            if is_categorical(series):
+                raise ColumnError(
+                    f"{name}: the target '{target}' is not numeric, so --model linear cannot fit"
+                    " it; use --model logistic."
+                )
+        return ref.to_numpy(dtype=float), new.to_numpy(dtype=float), None
+    ref_text, new_text = ref.astype(str), new.astype(str)
+    classes = sorted(set(ref_text) | set(new_text))
+    if len(classes) > MAX_CLASSES:
+        raise ColumnError(
+            f"the target '{target}' has {len(classes)} distinct values, too many for"
+            " classification; use --model linear."
+        )
+    for series, name in zip((ref_text, new_text), names):
+        if series.nunique() < 2:
+            raise ColumnError(
+                f"{name}: the target '{target}' has a single class ({series.iloc[0]!r});"
+                " classification needs at least two."
+            )
+    lookup = {c: i for i, c in enumerate(classes)}
+    return (
+        ref_text.map(lookup).to_numpy(dtype=np.int64),
+        new_text.map(lookup).to_numpy(dtype=np.int64),
+        tuple(classes),
+    )
+
+
+def default_family(target: pd.Series) -> Family:
+    """Linear for a numeric target with many values, logistic otherwise."""
+    if is_categorical(target):
+        return Family.LOGISTIC
+    values = target.dropna()
+    if values.nunique() <= MAX_CLASSES_FOR_DEFAULT:
+        return Family.LOGISTIC
+    return Family.LINEAR
+
+
+def prepare(
+    reference: pd.DataFrame,
+    shifted: pd.DataFrame,
+    *,
+    target: str | None = None,
+    features: list[str] | None = None,
+    exclude: list[str] | None = None,
+    family: Family | None = None,
+    names: tuple[str, str] = ("reference", "shifted"),
+) -> Pair:
+    """Validate and encode a reference/shifted pair.
+
+    Raises
+    ------
+    ColumnError, InputError
+        With a one-line message naming the file, the column and the fix.
+    """
+    for frame, name in zip((reference, shifted), names):
+        if frame.shape[0] == 0:
+            raise InputError(f"{name}: the file has a header but no data rows.")
+    target, notes = resolve_target(list(reference.columns), target, names[0])
+    feature_columns = resolve_features(list(reference.columns), target, features, exclude, names[0])
+    what = {target: "the target"}
+    for frame, name in zip((reference, shifted), names):
+        _check_columns(frame, name, [target, *feature_columns], what)
+
+    categorical_features = []
+    for column in feature_columns:
+        kinds = [is_categorical(frame[column]) for frame in (reference, shifted)]
+        if kinds[0] != kinds[1]:
+            described = ["text" if k else "numeric" for k in kinds]
+            raise ColumnError(
+                f"column '{column}' is {described[0]} in {names[0]} but {described[1]} in"
+                f" {names[1]}; make its type agree or pass --exclude {column}."
+            )
+        if kinds[0]:
+            categorical_features.append(column)
+
+    used = [*feature_columns, target]
+    numeric_set = {c for c in used if c not in categorical_features and not is_categorical(reference[c])}
+    kept = []
+    for frame, name in zip((reference, shifted), names):
+        keep = _usable_rows(frame, used, numeric_set)
+        if not keep.any():
+            raise InputError(
+                f"{name}: every row has a missing or infinite value in the used columns; check"
+                " them or narrow --features."
+            )
+        kept.append(frame.loc[keep, used] if not keep.all() else frame[used])
+        dropped = int((~keep).sum())
+        if dropped:
+            notes.append(f"{name}: dropped {dropped} of {len(keep)} rows with missing values")
+    ref, new = kept
+
+    family = family or default_family(ref[target])
+    y_ref, y_new, classes = _encode_target(ref[target], new[target], family, names, target)
+
+    # encoded features, in the order given; categories from the reference only
+    blocks_ref, blocks_new, feature_names = [], [], []
+    unseen: dict[str, int] = {}
+    for column in feature_columns:
+        if column in categorical_features:
+            order = _category_order(ref[column])
+            ref_text, new_text = ref[column].astype(str), new[column].astype(str)
+            for level in order[1:]:
+                blocks_ref.append((ref_text == level).to_numpy(dtype=float))
+                blocks_new.append((new_text == level).to_numpy(dtype=float))
+                feature_names.append(f"{column}={level}")
+            missing = int((~new_text.isin(order)).sum())
+            if missing:
+                unseen[column] = missing
+                notes.append(
+                    f"{names[1]}: {missing} rows have a '{column}' category unseen in {names[0]};"
+                    f" encoded as its most frequent category '{order[0]}'"
+                )
+        else:
+            blocks_ref.append(ref[column].to_numpy(dtype=float))
+            blocks_new.append(new[column].to_numpy(dtype=float))
+            feature_names.append(str(column))
+    if not feature_names:
+        raise ColumnError(
+            f"{names[0]}: the categorical features have a single category each, so nothing is"
+            " left to fit; add features."
+        )
+
+    numeric_names = [c for c in used if c in numeric_set]
+    categorical_names = [c for c in used if c not in numeric_set]
+    sides = []
+    for frame, y, original, name, n_unseen in (
+        (ref, y_ref, reference, names[0], {}),
+        (new, y_new, shifted, names[1], unseen),
+    ):
+        blocks = blocks_ref if frame is ref else blocks_new
+        sides.append(
+            Side(
+                name=name,
+                X=np.column_stack(blocks),
+                y=y,
+                numeric=frame[numeric_names].to_numpy(dtype=float) if numeric_names
+                else np.empty((len(frame), 0)),
+                categorical=tuple(
+                    pd.factorize(frame[c].astype(str), sort=True)[0].astype(np.int64)
+                    for c in categorical_names
+                ),
+                rows_read=int(original.shape[0]),
+                rows_dropped=int(original.shape[0] - frame.shape[0]),
+                unseen=n_unseen,
+            )
+        )
+    return Pair(
+        reference=sides[0],
+        shifted=sides[1],
+        target=str(target),
+        family=family,
+        feature_columns=tuple(map(str, feature_columns)),
+        feature_names=tuple(feature_names),
+        numeric_names=tuple(map(str, numeric_names)),
+        categorical_names=tuple(map(str, categorical_names)),
+        classes=classes,
+        notes=tuple(notes),
+    )
