@@ -151,7 +151,14 @@ def _encode_target(
                     f"{name}: the target '{target}' is not numeric, so --model linear cannot fit"
                     " it; use --model logistic."
                 )
-        return ref.to_numpy(dtype=float), new.to_numpy(dtype=float), None
+        values = ref.to_numpy(dtype=float), new.to_numpy(dtype=float)
+        for array, name in zip(values, names):
+            if np.ptp(array) == 0:
+                raise ColumnError(
+                    f"{name}: the target '{target}' is constant ({array[0]:g} in every used row);"
+                    " there is nothing to fit. Check the file or pass another --target."
+                )
+        return values[0], values[1], None
     ref_text, new_text = ref.astype(str), new.astype(str)
     classes = sorted(set(ref_text) | set(new_text))
     if len(classes) > MAX_CLASSES:

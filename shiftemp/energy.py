@@ -111,7 +111,7 @@ def cross_fitted_loss(template: Model, D: np.ndarray, y: np.ndarray, folds: np.n
 
 def type_two_energy(
     old: Model, refreshed: Model, D_ref: np.ndarray, y_ref: np.ndarray, D_new: np.ndarray,
-    y_new: np.ndarray, fold: np.ndarray, folds: int,
+    y_new: np.ndarray, fold: np.ndarray, folds: int, shifted_name: str = "the shifted data",
 ) -> Energy:
     """The energies of the retraining transition (theory section 5).
 
@@ -130,7 +130,7 @@ def type_two_energy(
     n = D_new.shape[0]
     if n < 2 * folds:
         raise InputError(
-            f"the shifted data has {n} usable rows, too few for {folds}-fold cross-fitting;"
+            f"{shifted_name}: {n} usable rows are too few for {folds}-fold cross-fitting;"
             f" it needs at least {2 * folds} (or lower --folds)."
         )
     before = old.loss_per_row_design(D_new, y_new)

@@ -142,7 +142,9 @@ def compare(
     if family is Family.LINEAR:
         target_scale = (float(y_ref.mean()), float(y_ref.std()) or 1.0)
     fold = row_folds(D_new, y_new, pair.feature_names, target_scale, folds, seed)
-    energy = type_two_energy(old, refreshed, D_ref, y_ref, D_new, y_new, fold, folds)
+    energy = type_two_energy(
+        old, refreshed, D_ref, y_ref, D_new, y_new, fold, folds, shifted_name=new_source.path
+    )
     if entropy is EntropyKind.DATA:
         entropy_change = data_entropy_change(
             pair.reference, pair.shifted, pair.numeric_names, pair.categorical_names
