@@ -76,6 +76,8 @@ def compare(
 
     Exit codes: 0 ran; 1 retrain recommended and --fail-on-retrain given; 2 usage or input error.
     """
+    if output is not None:
+        io.check_output(output, (reference, shifted))
     report = compare_datasets(
         io.read(reference), io.read(shifted), target=target, features=_columns(features),
         exclude=_columns(exclude), model=model, loss=loss, folds=folds, entropy=entropy,
@@ -99,6 +101,19 @@ def _root() -> None:
     """shiftemp: does a data shift matter to the model, and should you retrain?"""
 
 
+def usage_error(exc: TyperException) -> int:
+    """Report a usage error in one line on stderr (the CI contract); a bare command that needs
+    arguments shows its help instead."""
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        exc.show()
+        return ExitCode.USAGE
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    context = getattr(exc, "ctx", None)
+    hint = f" (see '{context.command_path} --help')" if context is not None else ""
+    print(f"shiftemp: error: {' '.join(message.split())}{hint}", file=sys.stderr)
+    return ExitCode.USAGE
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (``python -m shiftemp`` and the script exit with it)."""
     command = typer.main.get_command(app)
@@ -110,8 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exit as exc:
         code = exc.exit_code
     except TyperException as exc:  # click's usage errors, vendored by typer
-        exc.show() if hasattr(exc, "show") else print(f"shiftemp: error: {exc}", file=sys.stderr)
-        code = ExitCode.USAGE
+        code = usage_error(exc)
     except (KeyboardInterrupt, Abort):
         print("shiftemp: interrupted", file=sys.stderr)
         code = ExitCode.INTERRUPTED

@@ -26,6 +26,15 @@ MAX_CLASSES_FOR_DEFAULT = 10
 #: A classification target with more classes than this is refused: it is almost surely numeric.
 MAX_CLASSES = 100
 
+#: A categorical feature with more categories than this in the reference is refused: one-hot
+#: encoding adds a parameter per category, and a column with that many is almost surely an
+#: identifier (docs/errors.md).
+MAX_LEVELS = 1_000
+
+#: A regression target's largest magnitude must lie in [1 / this, this]: its squared loss, summed
+#: over rows, must neither overflow nor underflow. Features may be anything finite.
+TARGET_MAGNITUDE = 1e100
+
 
 @dataclass(frozen=True)
 class Side:
@@ -120,9 +129,13 @@ def _check_columns(frame: pd.DataFrame, name: str, needed: list[str], what: dict
         )
     for column in needed:
         if column not in frame.columns:
+            fix = (
+                "Pass --target with one of them." if what.get(column) == "the target"
+                else f"Pass --exclude {column} to compare without it."
+            )
             raise ColumnError(
                 f"{name} has no column '{column}' ({what.get(column, 'a feature')}). Its columns:"
-                f" {list(map(str, frame.columns))}."
+                f" {list(map(str, frame.columns))}. {fix}"
             )
 
 
@@ -135,10 +148,87 @@ def _usable_rows(frame: pd.DataFrame, columns: list[str], numeric: set[str]) -> 
     return keep
 
 
+def _has_values(series: pd.Series) -> bool:
+    """Whether a column holds at least one usable value (a finite number, or any text)."""
+    if is_categorical(series):
+        return bool(series.notna().any())
+    return bool(np.isfinite(series.to_numpy(dtype=float, na_value=np.nan)).any())
+
+
+def _empty_columns(
+    frames: tuple[pd.DataFrame, pd.DataFrame], names: tuple[str, str], target: str,
+    feature_columns: list[str],
+) -> tuple[list[str], list[str]]:
+    """The feature columns left once those without a single value in either file are dropped,
+    and the notes saying so. A column (or the target) empty in one file only is an error: the
+    other file has values, so a feed broke."""
+    kept, notes = [], []
+    for column in [*feature_columns, target]:
+        empty = [not _has_values(frame[column]) for frame in frames]
+        if not any(empty):
+            if column != target:
+                kept.append(column)
+            continue
+        name = names[empty.index(True)]
+        if column == target:
+            raise InputError(
+                f"{name}: the target '{target}' has no values (missing in every row); check the"
+                " file or pass another --target."
+            )
+        if not all(empty):
+            raise InputError(
+                f"{name}: every row has a missing or infinite value in column '{column}' (it has"
+                f" no values at all); fix the file or pass --exclude {column}."
+            )
+        notes.append(f"column '{column}' has no values in either file; left out")
+    if not kept:
+        raise ColumnError(
+            f"{names[0]}: every feature column is empty in both files; nothing is left to fit."
+        )
+    return kept, notes
+
+
+def _stray_text(series: pd.Series) -> tuple[int, object, int] | None:
+    """For a text column that is mostly numbers: (how many values are not, the first of them, its
+    1-based data row); ``None`` when the column is not mostly numbers."""
+    if pd.api.types.is_bool_dtype(series):
+        return None
+    present = series.notna().to_numpy()
+    text = series[present].astype(str)
+    numbers = pd.to_numeric(text, errors="coerce").notna().to_numpy()
+    bad = int((~numbers).sum())
+    if bad == 0 or bad * 2 > numbers.size:
+        return None
+    first = int(np.flatnonzero(present)[np.flatnonzero(~numbers)[0]])
+    return bad, series.iloc[first], first + 1
+
+
+def _most_missing(frame: pd.DataFrame, columns: list[str], numeric: set[str]) -> tuple[str, int]:
+    """The used column with the most missing or infinite values, and how many."""
+    counts = {
+        column: int((~_usable_rows(frame, [column], numeric)).sum()) for column in columns
+    }
+    worst = max(columns, key=lambda c: counts[c])
+    return worst, counts[worst]
+
+
 def _category_order(values: pd.Series) -> list[str]:
     """Categories by frequency, most frequent first (the baseline), ties by name."""
     counts = values.astype(str).value_counts()
     return sorted(counts.index, key=lambda c: (-counts[c], c))
+
+
+def _class_labels(series: pd.Series) -> pd.Series:
+    """Class labels as text, numbers written alike whatever their dtype: a column read as floats
+    (because a missing value was dropped, or from another file format) names class 1 ``"1"`` as
+    an integer column does, not ``"1.0"``, so the two files' classes match."""
+    if is_categorical(series):
+        return series.astype(str)
+    values = series.to_numpy(dtype=float)
+    text = values.astype(str).astype(object)
+    integral = values == np.round(values)
+    text[integral] = values[integral].astype(np.int64).astype(str)
+    return pd.Series(text, index=series.index, dtype=object)
 
 
 def _encode_target(
@@ -158,13 +248,25 @@ def _encode_target(
                     f"{name}: the target '{target}' is constant ({array[0]:g} in every used row);"
                     " there is nothing to fit. Check the file or pass another --target."
                 )
+            top = float(np.abs(array).max())
+            if not 1 / TARGET_MAGNITUDE <= top <= TARGET_MAGNITUDE:
+                way, fix = ("overflow", "Divide") if top > 1 else ("underflow to zero", "Multiply")
+                raise ColumnError(
+                    f"{name}: the target '{target}' reaches {top:.3g} in magnitude, so its losses"
+                    f" would {way} in double precision. {fix} it by a power of ten (the"
+                    " recommendation does not depend on its units) and rerun."
+                )
         return values[0], values[1], None
-    ref_text, new_text = ref.astype(str), new.astype(str)
+    ref_text, new_text = _class_labels(ref), _class_labels(new)
     classes = sorted(set(ref_text) | set(new_text))
     if len(classes) > MAX_CLASSES:
+        fix = (
+            "pass --target with the column to predict" if is_categorical(ref)
+            or is_categorical(new) else "use --model linear"
+        )
         raise ColumnError(
-            f"the target '{target}' has {len(classes)} distinct values, too many for"
-            " classification; use --model linear."
+            f"{names[0]}, {names[1]}: the target '{target}' has {len(classes)} distinct values,"
+            f" too many for classification (at most {MAX_CLASSES}); {fix}."
         )
     for series, name in zip((ref_text, new_text), names):
         if series.nunique() < 2:
@@ -180,11 +282,37 @@ def _encode_target(
     )
 
 
-def default_family(target: pd.Series) -> Family:
-    """Linear for a numeric target with many values, logistic otherwise."""
-    if is_categorical(target):
+def check_rows_for_parameters(pair: "Pair", folds: int) -> None:
+    """Refuse a design with at least as many parameters (features plus intercept) as the rows a
+    fit sees: the old model's (every usable reference row) or a cross-fitted refreshed model's
+    (``folds - 1`` of ``folds`` shifted rows). Such a fit interpolates, and comparing the old
+    model's energy with the refreshed one's would compare sample sizes, not data: with more
+    features than rows, an unshifted refresh can look hot."""
+    p = len(pair.feature_names) + 1
+    n_ref, n_new = pair.reference.rows_used, pair.shifted.rows_used
+    fit_rows = n_new * (folds - 1) // folds
+    if p >= n_ref:
+        raise ColumnError(
+            f"{pair.reference.name}: {n_ref:,} usable rows for {p:,} model parameters (features"
+            " plus intercept): the model would interpolate them and its energy would mean"
+            " nothing. Narrow --features or --exclude, or compare more rows."
+        )
+    if p >= fit_rows:
+        raise ColumnError(
+            f"{pair.shifted.name}: each cross-fitted model sees {fit_rows:,} of its {n_new:,}"
+            f" usable rows, no more than its {p:,} parameters (features plus intercept), so it"
+            " would interpolate them. Narrow --features or --exclude, raise --folds, or compare"
+            " more rows."
+        )
+
+
+def default_family(target: pd.Series, shifted: pd.Series | None = None) -> Family:
+    """Linear for a numeric target with many values, logistic otherwise; with ``shifted``, the
+    values of both files count (a target constant in the reference but not in the shifted data is
+    a regression target, refused as constant, not a one-class classification)."""
+    if is_categorical(target) or (shifted is not None and is_categorical(shifted)):
         return Family.LOGISTIC
-    values = target.dropna()
+    values = target.dropna() if shifted is None else pd.concat([target, shifted]).dropna()
     if values.nunique() <= MAX_CLASSES_FOR_DEFAULT:
         return Family.LOGISTIC
     return Family.LINEAR
@@ -210,16 +338,34 @@ def prepare(
     for frame, name in zip((reference, shifted), names):
         if frame.shape[0] == 0:
             raise InputError(f"{name}: the file has a header but no data rows.")
+    for frame, name in zip((reference, shifted), names):
+        _check_columns(frame, name, [], {})  # duplicate names first: they confuse what follows
     target, notes = resolve_target(list(reference.columns), target, names[0])
     feature_columns = resolve_features(list(reference.columns), target, features, exclude, names[0])
     what = {target: "the target"}
     for frame, name in zip((reference, shifted), names):
         _check_columns(frame, name, [target, *feature_columns], what)
+    if features is None:
+        extra = [str(c) for c in shifted.columns if c not in set(reference.columns)]
+        if extra:
+            notes.append(f"{names[1]}: columns not in {names[0]} are ignored: {', '.join(extra)}")
+    feature_columns, empty_notes = _empty_columns((reference, shifted), names, target, feature_columns)
+    notes += empty_notes
 
     categorical_features = []
     for column in feature_columns:
         kinds = [is_categorical(frame[column]) for frame in (reference, shifted)]
         if kinds[0] != kinds[1]:
+            numeric_name, text_name = (names[0], names[1]) if kinds[1] else (names[1], names[0])
+            stray = _stray_text((shifted if kinds[1] else reference)[column])
+            if stray is not None:
+                count, value, row = stray
+                raise ColumnError(
+                    f"{text_name}: column '{column}' is numeric in {numeric_name} but holds"
+                    f" {count} value{'s' if count > 1 else ''} that {'are' if count > 1 else 'is'}"
+                    f" not a number, first {str(value)!r} in data row {row}; fix"
+                    f" {'them' if count > 1 else 'it'} or pass --exclude {column}."
+                )
             described = ["text" if k else "numeric" for k in kinds]
             raise ColumnError(
                 f"column '{column}' is {described[0]} in {names[0]} but {described[1]} in"
@@ -229,14 +375,29 @@ def prepare(
             categorical_features.append(column)
 
     used = [*feature_columns, target]
-    numeric_set = {c for c in used if c not in categorical_features and not is_categorical(reference[c])}
+    # the target's type may differ between the files (labels 0/1 in one, "0"/"1" in the other):
+    # it is numeric only when it is numeric in both
+    numeric_set = {
+        c for c in used if c not in categorical_features
+        and not any(is_categorical(frame[c]) for frame in (reference, shifted))
+    }
     kept = []
     for frame, name in zip((reference, shifted), names):
         keep = _usable_rows(frame, used, numeric_set)
         if not keep.any():
+            worst, count = _most_missing(frame, used, numeric_set)
             raise InputError(
-                f"{name}: every row has a missing or infinite value in the used columns; check"
-                " them or narrow --features."
+                f"{name}: every row has a missing or infinite value in the used columns (most"
+                f" often in '{worst}': {count} of {len(keep)} rows); fill them in or pass"
+                f" --exclude {worst}."
+            )
+        infinite = [
+            str(c) for c in used if c in numeric_set
+            and np.isinf(frame[c].to_numpy(dtype=float, na_value=np.nan)).any()
+        ]
+        if infinite:
+            notes.append(
+                f"{name}: infinite values in {', '.join(map(repr, infinite))} count as missing"
             )
         kept.append(frame.loc[keep, used] if not keep.all() else frame[used])
         dropped = int((~keep).sum())
@@ -244,7 +405,7 @@ def prepare(
             notes.append(f"{name}: dropped {dropped} of {len(keep)} rows with missing values")
     ref, new = kept
 
-    family = family or default_family(ref[target])
+    family = family or default_family(ref[target], new[target])
     y_ref, y_new, classes = _encode_target(ref[target], new[target], family, names, target)
 
     # encoded features, in the order given; categories from the reference only
@@ -253,6 +414,13 @@ def prepare(
     for column in feature_columns:
         if column in categorical_features:
             order = _category_order(ref[column])
+            if len(order) > MAX_LEVELS:
+                raise ColumnError(
+                    f"{names[0]}: column '{column}' has {len(order):,} categories, more than"
+                    f" {MAX_LEVELS:,}: one-hot encoding would add a parameter for each. Pass"
+                    f" --exclude {column} (an identifier is no feature), or group its values"
+                    " into fewer categories."
+                )
             ref_text, new_text = ref[column].astype(str), new[column].astype(str)
             for level in order[1:]:
                 blocks_ref.append((ref_text == level).to_numpy(dtype=float))

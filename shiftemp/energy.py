@@ -9,10 +9,18 @@ same rows, which cancels most of the row-to-row noise.
 Folds are assigned by a hash of each row's content (its standardised, quantised values and its
 target, keyed by column name, and the seed): the assignment does not depend on row order, column
 order, batch boundaries or on a feature's units, and duplicated rows share a fold.
+
+Means are exact, spreads come from a sample: every standard error (of the per-row losses and of
+their paired differences) is computed on the *spread sample*, the ``M`` rows with the smallest
+value of a second content hash (:func:`spread_keys`), ``M = spread_size(p)``. On data with at
+most ``M`` rows that is every row; on larger data it is a deterministic sample that does not
+depend on row order or batch boundaries, so the in-memory and the streaming engines (which cannot
+keep every row) report the same intervals.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import numpy as np
@@ -25,12 +33,39 @@ from .report import Energy, Estimate
 #: (which changes the last bits of the standardised value) does not move rows between folds.
 QUANTUM = 2.0 ** -20
 
+#: The spread sample holds at most this many rows...
+SPREAD_ROWS = 100_000
+#: ...and at most this many design values (128 MiB of float64), so wide designs get fewer rows.
+SPREAD_BUDGET = 2 ** 24
 
-def mean_estimate(values: np.ndarray) -> Estimate:
-    """The mean of per-row ``values`` (n,) with its standard error and 95% interval."""
-    n = values.size
-    se = float(values.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
-    return Estimate.normal(float(values.mean()), se)
+_FOLD_SALT = 0
+_SPREAD_SALT = 0x5EED_0F_5B4EAD
+
+
+def spread_size(p: int, rows: int | None = None) -> int:
+    """Rows M of the spread sample for a design of width ``p``: ``min(100_000, 2**24 // (p + 1))``.
+
+    ``rows`` overrides the default (tests use a small M to exercise the sampled path).
+    """
+    if rows is not None:
+        return max(2, int(rows))
+    return max(2, min(SPREAD_ROWS, SPREAD_BUDGET // (p + 1)))
+
+
+def mean_estimate(values: np.ndarray, spread: np.ndarray | None = None) -> Estimate:
+    """The mean of per-row ``values`` (n,) with its standard error and 95% interval.
+
+    The mean is over every row; the standard deviation behind the standard error is over the
+    rows ``spread`` (indices of the spread sample) when given, over every row otherwise.
+    """
+    sample = values if spread is None else values[spread]
+    return estimate_from_sample(float(values.mean()), sample, values.size)
+
+
+def estimate_from_sample(mean: float, sample: np.ndarray, n: int) -> Estimate:
+    """An exact ``mean`` of n rows with the standard error ``sd(sample) / sqrt(n)``."""
+    se = float(sample.std(ddof=1) / np.sqrt(n)) if n > 1 and sample.size > 1 else 0.0
+    return Estimate.normal(float(mean), se)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -45,6 +80,58 @@ def _name_key(name: str) -> np.uint64:
     return np.uint64(int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little"))
 
 
+@functools.lru_cache(maxsize=4096)
+def _column_key(name: str, salt: int) -> np.uint64:
+    """An odd 64-bit multiplier for the column ``name``."""
+    key = _mix(np.array([_name_key(name) ^ np.uint64(salt)], dtype=np.uint64))[0]
+    return key | np.uint64(1)
+
+
+def _seed_key(seed: int, salt: int) -> np.uint64:
+    return _mix(np.array([seed], dtype=np.uint64) ^ np.uint64(salt))[0]
+
+
+def row_hash(
+    columns_t, names: tuple[str, ...], salt: int, scale: float | None = None,
+    n: int | None = None,
+) -> np.ndarray:
+    """The wrapping sum over columns of ``bits(value) * key(name)``, (n,) uint64.
+
+    ``columns_t`` is a sequence of m float64 rows of length n (one per column: an (m, n) array or
+    a list); with ``scale`` each value is first mapped to ``floor(value * scale)``. The sum does
+    not depend on column order; each column's key comes from its name and ``salt``. A
+    multiply-add per value keeps this cheap enough for a streaming pass (a per-value mixer cost
+    ten times a Gram matrix); the strong mixer runs once per row, on the sum.
+    """
+    if n is None:
+        n = np.asarray(columns_t[0]).shape[0] if len(names) else 0
+    if not len(names):
+        return np.zeros(n, dtype=np.uint64)
+    keys = np.array([_column_key(name, salt) for name in names], dtype=np.uint64)
+    if isinstance(columns_t, np.ndarray) and columns_t.ndim == 2 and columns_t.dtype == np.float64:
+        # the whole block at once: a few passes over it, not a dozen per column
+        if scale is None:
+            bits = np.ascontiguousarray(columns_t).view(np.uint64) * keys[:, None]
+        else:
+            quantised = np.multiply(columns_t, scale)
+            np.floor(quantised, out=quantised)
+            bits = quantised.view(np.uint64)
+            bits *= keys[:, None]
+        return bits.sum(axis=0, dtype=np.uint64)
+    total = np.zeros(n, dtype=np.uint64)
+    scratch = np.empty(n, dtype=np.float64)
+    bits = scratch.view(np.uint64)
+    for column, key in zip(columns_t, keys):
+        if scale is None:
+            np.copyto(scratch, column)
+        else:
+            np.multiply(column, scale, out=scratch)
+            np.floor(scratch, out=scratch)
+        np.multiply(bits, key, out=bits)
+        total += bits
+    return total
+
+
 def fold_ids(
     columns: np.ndarray, names: tuple[str, ...], k: int, seed: int
 ) -> np.ndarray:
@@ -57,14 +144,58 @@ def fold_ids(
     names
         The m column names: each column's hash is keyed by its name, and the row hash is the
         wrapping sum over columns, so column order does not matter.
+
+    Notes
+    -----
+    Each value is quantised, ``q = floor(z / QUANTUM)``; the row's hash is
+    ``mix(sum_j bits(q_j) * key_j XOR mix(seed))``, with ``mix`` splitmix64's finaliser and
+    ``key_j`` an odd multiplier derived from the column name; the fold is the hash modulo k.
     """
-    quantised = np.clip(np.floor(columns / QUANTUM), -(2.0 ** 62), 2.0 ** 62).astype(np.int64)
-    total = np.zeros(columns.shape[0], dtype=np.uint64)
+    return fold_ids_t(columns.T, names, k, seed)
+
+
+def fold_ids_t(columns_t, names: tuple[str, ...], k: int, seed: int) -> np.ndarray:
+    """:func:`fold_ids` of columns given as m rows of length n (the streaming engine's layout)."""
+    total = row_hash(columns_t, names, _FOLD_SALT, scale=1.0 / QUANTUM)
     with np.errstate(over="ignore"):
-        for j, name in enumerate(names):
-            total += _mix(quantised[:, j].view(np.uint64) ^ _name_key(name))
-        total = _mix(total ^ _mix(np.array([seed], dtype=np.uint64))[0])
+        total = _mix(total ^ _seed_key(seed, _FOLD_SALT))
     return (total % np.uint64(k)).astype(np.int64)
+
+
+def level_hashes(levels) -> np.ndarray:
+    """A 64-bit hash (uint64) of each category name: what the spread hash sees of a category."""
+    return np.array(
+        [_name_key("\0level" + str(level)) for level in levels], dtype=np.uint64
+    ).reshape(-1)
+
+
+def spread_keys(
+    numeric_t, numeric_names: tuple[str, ...], categorical_t, categorical_names: tuple[str, ...]
+) -> np.ndarray:
+    """Spread-sample keys (n,) uint64 of rows given by their raw values.
+
+    ``numeric_t``: m float64 rows (the raw numeric columns, target included when numeric);
+    ``categorical_t``: the :func:`level_hashes` of each categorical column's values, one uint64
+    row per column. The raw values, not the standardised ones, so that the key of a reference row
+    is known while the reference is still being read; the spread sample is the rows with the
+    smallest keys (:func:`smallest_keys`).
+    """
+    n = None
+    if not len(numeric_names) and len(categorical_names):
+        n = np.asarray(categorical_t[0]).shape[0]
+    total = row_hash(numeric_t, numeric_names, _SPREAD_SALT, n=n)
+    for hashes, name in zip(categorical_t, categorical_names):
+        total += np.asarray(hashes, dtype=np.uint64) * _column_key(name, _SPREAD_SALT)
+    return _mix(total ^ _seed_key(0, _SPREAD_SALT))
+
+
+def smallest_keys(keys: np.ndarray, m: int) -> np.ndarray:
+    """Indices of the ``m`` smallest ``keys``, in increasing key order (all when fewer)."""
+    if keys.size > m:
+        chosen = np.argpartition(keys, m - 1)[:m]
+    else:
+        chosen = np.arange(keys.size)
+    return chosen[np.argsort(keys[chosen], kind="stable")]
 
 
 def row_folds(
@@ -112,6 +243,7 @@ def cross_fitted_loss(template: Model, D: np.ndarray, y: np.ndarray, folds: np.n
 def type_two_energy(
     old: Model, refreshed: Model, D_ref: np.ndarray, y_ref: np.ndarray, D_new: np.ndarray,
     y_new: np.ndarray, fold: np.ndarray, folds: int, shifted_name: str = "the shifted data",
+    spread: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
 ) -> Energy:
     """The energies of the retraining transition (theory section 5).
 
@@ -126,6 +258,9 @@ def type_two_energy(
         The shifted data's design (n_new, p), in the reference's standardisation, and target.
     fold, folds
         Each shifted row's fold (n_new,), from :func:`row_folds`, and K, the number of folds.
+    spread
+        Row indices of the spread samples of the reference and of the shifted data (``None``:
+        every row), from which the standard errors come.
     """
     n = D_new.shape[0]
     if n < 2 * folds:
@@ -136,12 +271,13 @@ def type_two_energy(
     before = old.loss_per_row_design(D_new, y_new)
     in_sample = refreshed.loss_per_row_design(D_new, y_new)
     held_out = cross_fitted_loss(refreshed, D_new, y_new, fold, folds)
+    spread_ref, spread_new = spread
     return Energy(
-        before=mean_estimate(before),
-        after_in_sample=mean_estimate(in_sample),
-        after_out_of_sample=mean_estimate(held_out),
-        delta_in_sample=mean_estimate(in_sample - before),
-        delta_out_of_sample=mean_estimate(held_out - before),
-        reference=mean_estimate(old.loss_per_row_design(D_ref, y_ref)),
+        before=mean_estimate(before, spread_new),
+        after_in_sample=mean_estimate(in_sample, spread_new),
+        after_out_of_sample=mean_estimate(held_out, spread_new),
+        delta_in_sample=mean_estimate(in_sample - before, spread_new),
+        delta_out_of_sample=mean_estimate(held_out - before, spread_new),
+        reference=mean_estimate(old.loss_per_row_design(D_ref, y_ref), spread_ref),
         folds=folds,
     )

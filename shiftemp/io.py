@@ -19,7 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from .errors import InputError
+from .errors import InputError, OptionError
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -89,10 +89,16 @@ def read_table(path: Path) -> pa.Table:
         raise InputError(f"{path}: the file is empty; expected a header and data rows.")
     try:
         if kind == "parquet-directory":
-            return pads.dataset(parquet_parts(path), format="parquet").to_table()
+            parts = parquet_parts(path)
+            for part in parts:  # pyarrow's own message for a repeated name is obscure
+                check_unique_names(pq.read_schema(part).names, part)
+            return pads.dataset(parts, format="parquet").to_table()
         if kind == "parquet":
+            check_unique_names(pq.read_schema(path).names, path)
             return pq.read_table(path)
-        return pacsv.read_csv(path)
+        table = pacsv.read_csv(path)
+        check_unique_names(table.column_names, path)
+        return table
     except InputError:
         raise
     except (pa.ArrowException, OSError, ValueError) as exc:
@@ -100,11 +106,42 @@ def read_table(path: Path) -> pa.Table:
         raise InputError(f"{path}: cannot read it as {kind}: {reason}") from exc
 
 
+def check_unique_names(names: list[str], path: Path) -> None:
+    """Refuse repeated column names (a CSV header naming a column twice, a parquet schema)."""
+    seen: set[str] = set()
+    repeated = [name for name in names if name in seen or seen.add(name)]
+    if repeated:
+        raise InputError(
+            f"{path}: duplicate column names {sorted(set(repeated))}; rename them so each column"
+            " is unique."
+        )
+
+
+def check_output(path: str | os.PathLike, inputs) -> None:
+    """Refuse an output path that is one of the ``inputs`` or lies inside an input folder: the
+    report would overwrite the data it describes."""
+    target = Path(path).resolve()
+    for data in inputs:
+        if not isinstance(data, (str, os.PathLike)):
+            continue
+        source = Path(data).resolve()
+        if target == source or source in target.parents:
+            where = "is the input" if target == source else "lies inside the input folder"
+            raise OptionError(
+                f"--output {path} {where} {data}; write the report elsewhere, so the data stays"
+                " as it was."
+            )
+
+
 def read(path: str | os.PathLike) -> Source:
     """Read one input into a pandas frame, with its format and SHA-256."""
     path = Path(path)
     table = read_table(path)
-    frame = table.to_pandas()
+    try:
+        frame = table.to_pandas()
+    except (pa.ArrowException, ValueError, OverflowError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: cannot convert its columns to a table: {reason}") from exc
     return Source(frame=frame, path=str(path), format=data_format(path), sha256=sha256(path))
 
 
@@ -114,13 +151,183 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"{path}: the folder {folder} does not exist.")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    if path.is_dir():
+        raise InputError(
+            f"{path}: is a folder; --output needs a file name, such as {path / 'report.json'}."
+        )
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write the report there: {exc.strerror}.") from exc
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, path)
+    except BaseException as exc:
+        Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise InputError(f"{path}: cannot write the report: {exc.strerror or exc}.") from exc
+        raise
+
+
+# --------------------------------------------------------------------------------------------
+# batches: what the streaming and Dask engines read (docs/streaming.md)
+
+#: Rows per record batch of the streaming engine: big enough to amortise Python's per-batch cost,
+#: small enough that a batch of a few dozen float columns stays in the CPU's cache.
+BATCH_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A piece of an input that can be read on its own: a parquet file (all its row groups, or
+    some), a CSV file, or an in-memory Arrow table. Picklable, so a Dask worker can read it."""
+
+    path: str
+    kind: str
+    row_groups: tuple[int, ...] | None = None
+    table: pa.Table | None = None
+    schema: pa.Schema | None = None
+
+    def batches(self, columns: list[str], batch_size: int = BATCH_ROWS):
+        """Record batches of ``columns``, ``batch_size`` rows at most; read errors become
+        :class:`InputError` naming the file."""
+        try:
+            if self.kind == "table":
+                yield from self.table.select(columns).to_batches(max_chunksize=batch_size)
+            elif self.kind == "parquet":
+                # pre_buffer=True (pyarrow's default) holds the whole file in memory
+                reader = pq.ParquetFile(self.path, pre_buffer=False)
+                yield from reader.iter_batches(
+                    batch_size=batch_size, columns=columns, row_groups=self.row_groups,
+                )
+            else:
+                options = pacsv.ConvertOptions(column_types=self.schema, include_columns=columns)
+                block = pacsv.ReadOptions(block_size=max(1 << 20, batch_size * 64))
+                with pacsv.open_csv(self.path, read_options=block, convert_options=options) as r:
+                    yield from r
+        except InputError:
+            raise
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(f"{self.path}: cannot read it as {self.kind}: {reason}") from exc
+
+
+@dataclass(frozen=True)
+class Scan:
+    """An input opened for streaming: its schema and row count (from metadata where the format
+    has them), and its partitions; nothing is read until :meth:`batches` is iterated."""
+
+    path: str
+    format: str
+    schema: pa.Schema
+    rows: int | None
+    partitions: tuple[Partition, ...]
+    file: Path | None = None
+    digest: str | None = None
+
+    def batches(self, columns: list[str], batch_size: int = BATCH_ROWS):
+        for part in self.partitions:
+            yield from part.batches(columns, batch_size)
+
+    def split(self) -> tuple[Partition, ...]:
+        """One partition per parquet row group (what the Dask engine maps over)."""
+        parts = []
+        for part in self.partitions:
+            if part.kind == "parquet":
+                groups = pq.ParquetFile(part.path).metadata.num_row_groups
+                parts += [Partition(part.path, "parquet", (g,)) for g in range(groups)]
+            else:
+                parts.append(part)
+        return tuple(parts)
+
+    def sha256(self) -> str:
+        """The input's SHA-256 (as in :func:`read`); empty for an in-memory table."""
+        if self.digest is not None:
+            return self.digest
+        return sha256(self.file) if self.file is not None else ""
+
+    @property
+    def size_bytes(self) -> int:
+        if self.file is None:
+            return int(sum(p.table.nbytes for p in self.partitions))
+        files = parquet_parts(self.file) if self.file.is_dir() else [self.file]
+        return int(sum(f.stat().st_size for f in files))
+
+
+def scan(data, name: str = "data") -> Scan:
+    """Open a path (``.parquet``, ``.csv``, ``.csv.gz``, a folder of parquet parts) or wrap a
+    pandas frame or Arrow table (named ``name``) for streaming."""
+    if isinstance(data, Source):
+        wrapped = scan(data.frame, data.path)
+        return Scan(data.path, data.format, wrapped.schema, wrapped.rows, wrapped.partitions,
+                    None, data.sha256)
+    if isinstance(data, (pd.DataFrame, pa.Table)):
+        table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        return Scan(name, "dataframe", table.schema, table.num_rows, (Partition(name, "table", table=table),))
+    path = Path(data)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or directory.")
+    kind = data_format(path)
+    if not path.is_dir() and path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty; expected a header and data rows.")
+    try:
+        if kind in ("parquet", "parquet-directory"):
+            files = parquet_parts(path) if kind == "parquet-directory" else [path]
+            metas = [pq.ParquetFile(f) for f in files]
+            schema = metas[0].schema_arrow
+            for f, meta in zip(files, metas):
+                if not meta.schema_arrow.equals(schema):
+                    raise InputError(
+                        f"{f}: its columns or types differ from {files[0]}'s; the parts of a"
+                        " folder must share one schema."
+                    )
+            rows = sum(meta.metadata.num_rows for meta in metas)
+            parts = tuple(Partition(str(f), "parquet") for f in files)
+            return Scan(str(path), kind, schema, rows, parts, path)
+        with pacsv.open_csv(path) as reader:
+            schema = reader.schema
+        return Scan(str(path), kind, schema, None, (Partition(str(path), kind, schema=schema),), path)
+    except InputError:
+        raise
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: cannot read it as {kind}: {reason}") from exc
+
+
+def write_bytes(path: str | os.PathLike, members: dict[str, bytes]) -> None:
+    """Write a zip archive of ``members`` (name: bytes) to ``path`` atomically."""
+    import zipfile
+
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"{path}: the folder {folder} does not exist.")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for name, data in members.items():
+                    archive.writestr(name, data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def read_members(path: str | os.PathLike) -> dict[str, bytes]:
+    """The members of a zip archive (name: bytes); errors become :class:`InputError`."""
+    import zipfile
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return {name: archive.read(name) for name in archive.namelist()}
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"{path}: not a shiftemp profile (not a zip archive: {exc}).") from exc

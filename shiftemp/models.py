@@ -61,13 +61,42 @@ def check_loss(family: Family, loss: Loss | None) -> Loss:
     return loss
 
 
+#: A column whose largest magnitude is above this (or below its inverse) is brought near 1 by a
+#: power of two before anything is squared, so that values near the float limits (1e300) neither
+#: overflow nor underflow.
+SAFE_MAGNITUDE = 1e100
+
+
+def magnitude_units(X: np.ndarray) -> np.ndarray | None:
+    """Per-column powers of two (d,) that bring the columns of ``X`` (n, d) whose magnitude is
+    beyond :data:`SAFE_MAGNITUDE` near 1; ``None`` when every column is safe to square as it is.
+
+    Dividing by a power of two is exact, so a rescaled computation differs from the plain one
+    only where the plain one would overflow or underflow.
+    """
+    if X.size == 0:
+        return None
+    top = np.maximum(np.abs(X.max(axis=0)), np.abs(X.min(axis=0)))
+    extreme = np.isfinite(top) & (top > 0) & ((top > SAFE_MAGNITUDE) | (top < 1 / SAFE_MAGNITUDE))
+    if not extreme.any():
+        return None
+    unit = np.ones(X.shape[1])
+    unit[extreme] = np.exp2(np.round(np.log2(top[extreme])))
+    return unit
+
+
 def standardisation(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Centre and scale of the columns of ``X`` (n, d): means and population standard deviations.
 
     A constant column gets scale 1, so that it maps to zero rather than to a division by zero.
+    Columns near the float limits are rescaled by :func:`magnitude_units` first.
     """
-    centre = X.mean(axis=0)
-    scale = X.std(axis=0)
+    unit = magnitude_units(X)
+    if unit is not None:
+        Xu = X / unit
+        centre, scale = Xu.mean(axis=0) * unit, Xu.std(axis=0) * unit
+    else:
+        centre, scale = X.mean(axis=0), X.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     return centre, scale
 

@@ -22,30 +22,35 @@ cross entropy. Entropies are in nats.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import math
 from dataclasses import dataclass, field
+from typing import Iterator, Sequence
 
 import numpy as np
-from scipy import integrate, special
+from scipy import special
+from threadpoolctl import threadpool_limits
 
 from .errors import InputError, OptionError
+from .laws import DEFAULT_MIX, InitLaw, Law, make_law
 from .models import Loss
 
 __all__ = [
     "Activation",
     "Architecture",
     "BinaryOutput",
-    "InitKind",
     "InitScheme",
-    "MixedLaw",
     "Network",
-    "NormalLaw",
     "Optimizer",
     "Schedule",
     "TrainingResult",
-    "UniformLaw",
+    "blas_threads",
+    "checkpoint_steps",
     "fisher_diagonal",
+    "gain",
+    "initial_laws",
+    "sample_rows",
     "train",
 ]
 
@@ -79,151 +84,8 @@ class Optimizer(str, enum.Enum):
     """Full-batch gradient descent: one step per epoch, the exact gradient at every step."""
 
 
-class InitKind(str, enum.Enum):
-    """Initialization law of every parameter (weights and biases alike)."""
-
-    NORMAL = "normal"
-    UNIFORM = "uniform"
-    MIXED = "mixed"
-
-
 # ------------------------------------------------------------------------------------------
-# initialization laws (theory section 2). A minimal version: shiftemp/laws.py did not exist when
-# this module was written; the two should be merged.
-
-
-@dataclass(frozen=True)
-class NormalLaw:
-    """``N(0, scale^2)`` for each parameter.
-
-    Examples
-    --------
-    >>> round(NormalLaw(1.0).entropy(), 6)  # 0.5 ln(2 pi e)
-    1.418939
-    """
-
-    scale: float
-
-    @property
-    def variance(self) -> float:
-        """Variance of one parameter, ``scale^2``."""
-        return self.scale**2
-
-    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-        """Independent draws of the given shape."""
-        return rng.normal(0.0, self.scale, size=shape)
-
-    def entropy(self) -> float:
-        """Differential entropy of one parameter, ``0.5 ln(2 pi e s^2)`` nats."""
-        return 0.5 * math.log(2.0 * math.pi * math.e * self.variance)
-
-
-@dataclass(frozen=True)
-class UniformLaw:
-    """``U(-half_width, half_width)`` for each parameter.
-
-    Examples
-    --------
-    >>> round(UniformLaw(0.5).entropy(), 12)  # ln(2a)
-    0.0
-    """
-
-    half_width: float
-
-    @property
-    def variance(self) -> float:
-        """Variance of one parameter, ``a^2 / 3``."""
-        return self.half_width**2 / 3.0
-
-    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-        """Independent draws of the given shape."""
-        return rng.uniform(-self.half_width, self.half_width, size=shape)
-
-    def entropy(self) -> float:
-        """Differential entropy of one parameter, ``ln(2a)`` nats."""
-        return math.log(2.0 * self.half_width)
-
-
-@dataclass(frozen=True)
-class MixedLaw:
-    """The per-parameter mixture ``weight N(0, scale^2) + (1 - weight) U(-half_width, half_width)``.
-
-    Examples
-    --------
-    >>> law = MixedLaw(0.5, 1.0, math.sqrt(3.0))
-    >>> low, high = law.entropy_bounds()
-    >>> low <= law.entropy() <= high
-    True
-    """
-
-    weight: float
-    scale: float
-    half_width: float
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.weight <= 1.0:
-            raise OptionError(
-                f"the mixing weight of a mixed initialization must lie in [0, 1]; "
-                f"got {self.weight}. Pass a weight between 0 and 1."
-            )
-
-    @property
-    def variance(self) -> float:
-        """Variance of one parameter, ``pi s^2 + (1 - pi) a^2 / 3``."""
-        return self.weight * self.scale**2 + (1.0 - self.weight) * self.half_width**2 / 3.0
-
-    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-        """Independent draws: each entry picks its component with probability ``weight``."""
-        from_normal = rng.random(size=shape) < self.weight
-        normal = rng.normal(0.0, self.scale, size=shape)
-        uniform = rng.uniform(-self.half_width, self.half_width, size=shape)
-        return np.where(from_normal, normal, uniform)
-
-    def entropy(self) -> float:
-        """Differential entropy of one parameter, by adaptive 1-D quadrature (nats).
-
-        Notes
-        -----
-        With ``p(x) = pi phi_s(x) + (1 - pi) 1{|x| < a} / (2a)`` and the symmetry of ``p``,
-        ``h = -2 (int_0^a p ln p + int_a^inf pi phi_s ln(pi phi_s))``; the second integrand is
-        written with ``ln phi_s`` in closed form so that the far tail neither underflows nor
-        loses digits. The two pieces are smooth, so Gauss-Kronrod quadrature reaches about
-        1e-12 absolute.
-        """
-        pi, s, a = self.weight, self.scale, self.half_width
-        if pi == 0.0:
-            return UniformLaw(a).entropy()
-        if pi == 1.0:
-            return NormalLaw(s).entropy()
-        log_norm = -math.log(s * math.sqrt(2.0 * math.pi))
-        flat = (1.0 - pi) / (2.0 * a)
-
-        def inside(x: float) -> float:
-            p = pi * math.exp(log_norm - 0.5 * (x / s) ** 2) + flat
-            return p * math.log(p)
-
-        def outside(x: float) -> float:
-            log_p = math.log(pi) + log_norm - 0.5 * (x / s) ** 2
-            return math.exp(log_p) * log_p
-
-        tol = dict(epsabs=1e-13, epsrel=1e-13, limit=200)
-        body, _ = integrate.quad(inside, 0.0, a, **tol)
-        tail, _ = integrate.quad(outside, a, a + 40.0 * s, **tol)
-        return -2.0 * (body + tail)
-
-    def entropy_bounds(self) -> tuple[float, float]:
-        """Closed-form bounds ``(lower, upper)`` on :meth:`entropy` (nats).
-
-        The entropy of a mixture lies between the weighted entropies of its components
-        (concavity) and that plus the entropy of the mixing weights.
-        """
-        pi = self.weight
-        base = pi * NormalLaw(self.scale).entropy() + (1 - pi) * UniformLaw(self.half_width).entropy()
-        mixing = -special.xlogy(pi, pi) - special.xlogy(1 - pi, 1 - pi)
-        return base, base + float(mixing)
-
-
-InitLaw = NormalLaw | UniformLaw | MixedLaw
+# initialization: the laws are those of shiftemp.laws, one per layer, scaled by fan-in
 
 
 @dataclass(frozen=True)
@@ -233,37 +95,44 @@ class InitScheme:
     Parameters
     ----------
     kind
-        The law's family. Every parameter of a layer, weights and biases, is drawn from the same
-        law (so that every parameter has a finite initialization entropy).
+        The law's family (:class:`shiftemp.laws.InitLaw`). Every parameter of a layer, weights
+        and biases, is drawn from the same law, so that every parameter has a finite
+        initialization entropy.
     scale
         Standard deviation of every parameter in every layer. ``None`` (the default) uses the
-        fan-in rule: variance ``2 / fan_in`` for relu (He), ``1 / fan_in`` for identity, tanh and
-        logistic (LeCun).
-    mix_weight
-        For ``MIXED``: the weight of the normal component. Both components have the same
-        variance, so the mixture has the variance the rule asks for.
+        fan-in rule: variance ``gain / (fan_in + 1)``, the bias counted as an input (as
+        :mod:`shiftemp.laws` does for linear models), with ``gain = 2`` for a layer whose inputs
+        are relu outputs (He et al. 2015, exactly: every layer of a relu network but the first)
+        and ``gain = 1`` otherwise (LeCun). Each layer's pre-activations then keep about the
+        second moment of the standardised inputs.
+    mix
+        For ``MIXED``: the weight of the normal component. Both components get the same
+        variance (uniform half-width ``sqrt(3)`` times the standard deviation), so all three
+        laws have the variance the rule asks for and differ only in shape.
     """
 
-    kind: InitKind = InitKind.NORMAL
+    kind: InitLaw = InitLaw.NORMAL
     scale: float | None = None
-    mix_weight: float = 0.5
+    mix: float = DEFAULT_MIX
 
-    def law(self, fan_in: int, activation: Activation) -> InitLaw:
-        """The law of the parameters of a layer with ``fan_in`` inputs."""
-        if self.scale is None:
-            gain = 2.0 if activation is Activation.RELU else 1.0
-            sd = math.sqrt(gain / fan_in)
-        else:
-            sd = float(self.scale)
-        if not sd > 0.0:
-            raise OptionError(f"the initialization scale must be positive; got {sd}.")
-        if self.kind is InitKind.NORMAL:
-            return NormalLaw(sd)
-        # a uniform law with half-width sqrt(3) sd has standard deviation sd
-        half_width = math.sqrt(3.0) * sd
-        if self.kind is InitKind.UNIFORM:
-            return UniformLaw(half_width)
-        return MixedLaw(self.mix_weight, sd, half_width)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", InitLaw(self.kind))
+
+    def standard_deviation(self, fan_in: int, gain: float = 1.0) -> float:
+        """Standard deviation of the parameters of a layer with ``fan_in`` inputs (bias excluded)."""
+        if self.scale is not None:
+            return float(self.scale)
+        return math.sqrt(gain / (fan_in + 1))
+
+    def law(self, fan_in: int, gain: float = 1.0) -> Law:
+        """The law of the parameters of a layer with ``fan_in`` inputs (bias excluded).
+
+        >>> InitScheme().law(3, gain=2.0)
+        Normal(scale=0.7071067811865476)
+        """
+        sd = self.standard_deviation(fan_in, gain)
+        mix = self.mix if self.kind is InitLaw.MIXED else None
+        return make_law(self.kind, fan_in=fan_in + 1, scale=sd, mix=mix)
 
 
 # ------------------------------------------------------------------------------------------
@@ -410,7 +279,7 @@ class Network:
     def initial(cls, architecture: Architecture, init: InitScheme, rng: np.random.Generator) -> "Network":
         """A network with parameters drawn from ``init``'s per-layer laws."""
         laws = initial_laws(architecture, init)
-        blocks = [law.sample((size,), rng) for law, size in zip(laws, architecture.layer_sizes)]
+        blocks = [law.sample(rng, size) for law, size in zip(laws, architecture.layer_sizes)]
         return cls(architecture, np.concatenate(blocks))
 
     def weights(self, layer: int) -> np.ndarray:
@@ -451,9 +320,14 @@ class Network:
         return _energy_and_gradient(self.architecture, self.parameters, X, y)[1]
 
 
-def initial_laws(architecture: Architecture, init: InitScheme) -> tuple[InitLaw, ...]:
+def initial_laws(architecture: Architecture, init: InitScheme) -> tuple[Law, ...]:
     """The initialization law of each layer, (L,)."""
-    return tuple(init.law(architecture.sizes[i], architecture.activation) for i in range(architecture.n_layers))
+    return tuple(init.law(architecture.sizes[i], gain(architecture, i)) for i in range(architecture.n_layers))
+
+
+def gain(architecture: Architecture, layer: int) -> float:
+    """The fan-in rule's gain of ``layer``: 2 when its inputs are relu outputs, else 1."""
+    return 2.0 if layer > 0 and architecture.activation is Activation.RELU else 1.0
 
 
 # ------------------------------------------------------------------------------------------
@@ -465,7 +339,13 @@ def _activate(activation: Activation, Z: np.ndarray) -> None:
     if activation is Activation.RELU:
         np.maximum(Z, 0.0, out=Z)
     elif activation is Activation.TANH:
-        np.tanh(Z, out=Z)
+        # tanh z = 2 / (1 + e^-2z) - 1: one exp instead of numpy's tanh, which costs about two;
+        # exact at both tails (e^-2z overflowing to inf gives -1), absolute error ~1e-16 near 0
+        np.multiply(Z, -2.0, out=Z)
+        np.exp(Z, out=Z)
+        Z += 1.0
+        np.divide(2.0, Z, out=Z)
+        Z -= 1.0
     elif activation is Activation.LOGISTIC:
         special.expit(Z, out=Z)
 
@@ -535,11 +415,24 @@ class _Kernel:
         self.acts = [np.empty((rows, w)) for w in s[1:]]
         self.deltas = [np.empty((rows, w)) for w in s[1:]]
         self.tmp = [np.empty((rows, w)) for w in s[1:]]
+        # a product with a ones vector sums the rows faster than ndarray.sum(axis=0)
+        self.ones = np.ones(rows)
+        self._views: dict[int, tuple[np.ndarray, list]] = {}
+
+    def views(self, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(W_l, b_l) views of ``flat``, cached: a training run reuses the same few buffers."""
+        hit = self._views.get(id(flat))
+        if hit is None or hit[0] is not flat:
+            if len(self._views) > 8:
+                self._views.clear()
+            hit = (flat, _views(self.arch, flat))
+            self._views[id(flat)] = hit
+        return hit[1]
 
     def forward(self, flat: np.ndarray, X: np.ndarray) -> np.ndarray:
         """Raw outputs (m, n_outputs) for the m rows of ``X``; fills the activation buffers."""
         m = len(X)
-        views = _views(self.arch, flat)
+        views = self.views(flat)
         A = X
         last = self.arch.n_layers - 1
         for i, (W, b) in enumerate(views):
@@ -560,15 +453,16 @@ class _Kernel:
         raw outputs; the forward pass must have run on the same rows.
         """
         m = len(X)
-        views = _views(self.arch, flat)
-        grads = _views(self.arch, grad)
+        views = self.views(flat)
+        grads = self.views(grad)
+        ones = self.ones[:m]
         if scale != 1.0:
             delta *= scale
         for i in range(self.arch.n_layers - 1, -1, -1):
             A_in = X if i == 0 else self.acts[i - 1][:m]
             gW, gb = grads[i]
             np.matmul(A_in.T, delta, out=gW)
-            np.sum(delta, axis=0, out=gb)
+            np.matmul(ones, delta, out=gb)
             if i > 0:
                 below = self.deltas[i - 1][:m]
                 np.matmul(delta, views[i][0].T, out=below)
@@ -582,8 +476,8 @@ class _Kernel:
         matrix product ``(A^2)' (Delta^2)``: one extra product per layer, no per-row gradients.
         """
         m = len(X)
-        views = _views(self.arch, flat)
-        acc = _views(self.arch, fisher)
+        views = self.views(flat)
+        acc = self.views(fisher)
         for i in range(self.arch.n_layers - 1, -1, -1):
             A_in = X if i == 0 else self.acts[i - 1][:m]
             fW, fb = acc[i]
@@ -716,9 +610,27 @@ class Schedule:
         training ``rng``; results report the rows used.
     checkpoints
         Mini-batch optimizers: the number of points of the trajectory at which the energy and its
-        gradient are evaluated on all training rows. They are spaced geometrically in the step
-        count, dense at the start where the energy falls fastest. Each costs one pass over the
-        data; the path integral is the trapezoid rule over the chords between them.
+        gradient are evaluated, spaced geometrically in the step count (dense at the start, where
+        the energy falls fastest). Each costs one pass over the energy rows.
+    energy_rows
+        Mini-batch optimizers: the energy along the path is the mean loss over at most this many
+        training rows, a fixed sample drawn with the training ``rng`` (all rows when there are
+        fewer, or for ``None``). The path integral and its residual then refer to that sample's
+        energy, an unbiased estimate of the training energy whose sampling error, about
+        ``sd(loss) / sqrt(energy_rows)``, is far below the layers' energies; it keeps the
+        checkpoints cheap on large inputs. ``GD`` always uses every training row.
+    path_tolerance
+        Mini-batch optimizers: the path integral along the chord between two checkpoints is
+        accepted when the layers' sum matches the chord's exact energy change to within this
+        fraction of the larger of that change and the energy released so far over
+        ``checkpoints``; otherwise the chord is refined (Simpson's rule, then bisection, at most
+        ``max_bisections`` deep), one pass over the data per new point.
+    max_bisections
+        Depth limit of that refinement.
+    blas_threads
+        BLAS threads while training and analysing; ``None`` leaves BLAS alone. The default, 1,
+        suits the small products of mini-batches, and avoids the multi-second stalls of
+        multi-threaded OpenBLAS on a machine whose other cores are busy.
     """
 
     optimizer: Optimizer = Optimizer.ADAM
@@ -730,7 +642,11 @@ class Schedule:
     beta2: float = 0.999
     epsilon: float = 1e-8
     max_rows: int = 100_000
-    checkpoints: int = 48
+    checkpoints: int = 24
+    energy_rows: int | None = 20_000
+    path_tolerance: float = 2.5e-3
+    max_bisections: int = 4
+    blas_threads: int | None = 1
 
     def resolved_learning_rate(self) -> float:
         if self.learning_rate is not None:
@@ -762,7 +678,7 @@ class TrainingResult:
         (L,) ``dE_l``, the path integral of layer l's gradient: negative when the layer releases
         energy. Energy units.
     energy_start, energy_end
-        The energy on all training rows at the first and last point of the trajectory.
+        The energy on the energy rows at the first and last point of the trajectory.
     residual
         ``sum(layer_energy) - (energy_end - energy_start)``: the quadrature error.
     checkpoint_steps, energy_path
@@ -773,11 +689,15 @@ class TrainingResult:
         Rows in the input.
     epochs, steps, learning_rate
         The schedule as run.
+    energy_passes
+        Passes over the energy rows spent on the energy path (checkpoints and refinements).
+    energy_rows
+        Rows the path's energy was evaluated on (see :attr:`Schedule.energy_rows`).
     """
 
     network: Network
     start: Network
-    laws: tuple[InitLaw, ...] | None
+    laws: tuple[Law, ...] | None
     layer_energy: np.ndarray
     energy_start: float
     energy_end: float
@@ -789,6 +709,8 @@ class TrainingResult:
     epochs: int
     steps: int
     learning_rate: float
+    energy_passes: int
+    energy_rows: int
     residual: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -802,6 +724,16 @@ class TrainingResult:
     @property
     def sampled(self) -> bool:
         return self.rows is not None
+
+
+@contextlib.contextmanager
+def blas_threads(limit: int | None) -> Iterator[None]:
+    """Limit BLAS to ``limit`` threads inside the block (no limit for ``None``)."""
+    if limit is None:
+        yield
+        return
+    with threadpool_limits(limits=limit, user_api="blas"):
+        yield
 
 
 def sample_rows(n_rows: int, max_rows: int, rng: np.random.Generator) -> np.ndarray | None:
@@ -832,6 +764,8 @@ def train(
     schedule: Schedule = Schedule(),
     init: InitScheme = InitScheme(),
     start: Network | None = None,
+    layers: Sequence[int] | None = None,
+    energy_sample: np.ndarray | None = None,
 ) -> TrainingResult:
     """Train a network and record the energy each layer releases along the trajectory.
 
@@ -850,6 +784,13 @@ def train(
     start
         Warm start: train from these parameters instead of drawing an initialization (a Type II
         refresh). Its architecture must equal ``architecture``.
+    layers
+        Indices of the layers to train (0 is the first hidden layer, -1 the output layer);
+        the others stay frozen and release no energy. ``None`` trains every layer.
+    energy_sample
+        Mini-batch optimizers: indices into the training rows (after any ``max_rows`` sampling)
+        of the rows the path's energy is evaluated on, so that successive stages of a training
+        share them; ``None`` draws them as :attr:`Schedule.energy_rows` says.
 
     Returns
     -------
@@ -868,8 +809,9 @@ def train(
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(200, 2)); y = X[:, 0] - 2 * X[:, 1]
     >>> arch = Architecture(2, hidden=(4,), activation=Activation.IDENTITY)
-    >>> result = train(X, y, arch, rng, schedule=Schedule(optimizer=Optimizer.GD, epochs=200))
-    >>> result.energy_end < result.energy_start
+    >>> fine = Schedule(optimizer=Optimizer.GD, learning_rate=0.01, epochs=200)
+    >>> result = train(X, y, arch, rng, schedule=fine)
+    >>> result.energy_end < 1e-6 < result.energy_start
     True
     >>> abs(result.residual) < 1e-3 * (result.energy_start - result.energy_end)
     True
@@ -888,14 +830,21 @@ def train(
     if start is None:
         laws = initial_laws(architecture, init)
         start = Network.initial(architecture, init, rng)
+    mask = _trainable_mask(architecture, layers)
     optimizer = Optimizer(schedule.optimizer)
     epochs = schedule.resolved_epochs(len(X))
     lr = schedule.resolved_learning_rate()
-    if optimizer is Optimizer.GD:
-        path = _train_full_batch(architecture, start.parameters, X, y, epochs, lr)
-    else:
-        path = _train_mini_batch(architecture, start.parameters, X, y, schedule, optimizer, epochs, lr, rng)
-    theta, layer_energy, steps_at, energies = path
+    with blas_threads(schedule.blas_threads):
+        if optimizer is Optimizer.GD:
+            path = _train_full_batch(architecture, start.parameters, X, y, epochs, lr, mask)
+        else:
+            if energy_sample is None:
+                energy_sample = sample_rows(len(X), schedule.energy_rows or len(X), rng)
+            path = _train_mini_batch(
+                architecture, start.parameters, X, y, schedule, optimizer, epochs, lr, rng, mask,
+                energy_sample,
+            )
+    theta, layer_energy, steps_at, energies, passes, energy_rows = path
     return TrainingResult(
         network=Network(architecture, theta),
         start=start,
@@ -911,12 +860,28 @@ def train(
         epochs=epochs,
         steps=int(steps_at[-1]),
         learning_rate=lr,
+        energy_passes=passes,
+        energy_rows=energy_rows,
     )
 
 
+def _trainable_mask(architecture: Architecture, layers: Sequence[int] | None) -> np.ndarray | None:
+    """1.0 for the parameters of the trainable layers, 0.0 elsewhere; ``None`` when all train."""
+    if layers is None:
+        return None
+    n = architecture.n_layers
+    chosen = set()
+    for layer in layers:
+        if not -n <= int(layer) < n:
+            raise OptionError(f"layer {layer} does not exist; the network has layers 0..{n - 1}.")
+        chosen.add(int(layer) % n)
+    return np.repeat([1.0 if i in chosen else 0.0 for i in range(n)], architecture.layer_sizes)
+
+
 def _train_full_batch(
-    architecture: Architecture, theta0: np.ndarray, X: np.ndarray, y: np.ndarray, steps: int, lr: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    architecture: Architecture, theta0: np.ndarray, X: np.ndarray, y: np.ndarray, steps: int, lr: float,
+    mask: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]:
     """Gradient descent with the exact gradient, integrating the energy at every step."""
     kernel = _Kernel(architecture, min(len(X), _CHUNK_ROWS))
     theta = np.array(theta0, dtype=np.float64)
@@ -924,13 +889,13 @@ def _train_full_batch(
     layer_energy = np.zeros(architecture.n_layers)
     energies = [energy]
     for _ in range(steps):
-        step = -lr * grad
+        step = -lr * grad if mask is None else -lr * grad * mask
         theta += step
         energy, new_grad = _energy_and_gradient(architecture, theta, X, y, kernel=kernel)
         layer_energy += _per_layer(architecture, 0.5 * (grad + new_grad) * step)
         grad = new_grad
         energies.append(energy)
-    return theta, layer_energy, np.arange(steps + 1), np.asarray(energies)
+    return theta, layer_energy, np.arange(steps + 1), np.asarray(energies), steps + 1, len(X)
 
 
 def _train_mini_batch(
@@ -943,18 +908,22 @@ def _train_mini_batch(
     epochs: int,
     lr: float,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    mask: np.ndarray | None,
+    energy_sample: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]:
     """Mini-batch Adam or momentum SGD; the energy path is integrated over full-data checkpoints."""
     n = len(X)
     batch = min(schedule.batch_size, n)
     per_epoch = -(-n // batch)
     total = per_epoch * epochs
     marks = checkpoint_steps(total, schedule.checkpoints)
-    full_kernel = _Kernel(architecture, min(n, _CHUNK_ROWS))
     kernel = _Kernel(architecture, batch)
+    X_energy, y_energy = (X, y) if energy_sample is None else (X[energy_sample], y[energy_sample])
+    full_kernel = _Kernel(architecture, min(len(X_energy), _CHUNK_ROWS))
 
     theta = np.array(theta0, dtype=np.float64)
-    energy, full_grad = _energy_and_gradient(architecture, theta, X, y, kernel=full_kernel)
+    chords = _ChordIntegrator(architecture, X_energy, y_energy, full_kernel, schedule, len(marks))
+    energy, full_grad = chords.evaluate(theta)
     mark_theta = theta.copy()
     layer_energy = np.zeros(architecture.n_layers)
     energies = [energy]
@@ -980,6 +949,8 @@ def _train_mini_batch(
             d = delta[:len(xb)]
             _output_score(architecture, z, yb, d)
             kernel.backward(theta, xb, d, grad, 1.0 / len(xb))
+            if mask is not None:
+                grad *= mask
             step += 1
             if optimizer is Optimizer.ADAM:
                 first *= b1
@@ -999,15 +970,69 @@ def _train_mini_batch(
                 first -= lr * grad
                 theta += first
             if next_mark < len(marks) and step == marks[next_mark]:
-                energy, new_grad = _energy_and_gradient(architecture, theta, X, y, kernel=full_kernel)
-                np.subtract(theta, mark_theta, out=work)
-                work *= 0.5 * (full_grad + new_grad)
-                layer_energy += _per_layer(architecture, work)
-                full_grad = new_grad
+                new_energy, new_grad = chords.evaluate(theta)
+                layer_energy += chords.integrate(mark_theta, theta, energy, new_energy, full_grad, new_grad)
+                energy, full_grad = new_energy, new_grad
                 mark_theta[:] = theta
                 energies.append(energy)
                 next_mark += 1
-    return theta, layer_energy, np.concatenate([[0], marks]), np.asarray(energies)
+    return theta, layer_energy, np.concatenate([[0], marks]), np.asarray(energies), chords.passes, len(X_energy)
+
+
+class _ChordIntegrator:
+    """The per-layer path integral along the straight chord between two checkpoints.
+
+    The energy is a potential, so the chord's layer terms must add up to its exact energy
+    change: the mismatch is a free error estimate. A chord whose trapezoid sum misses is
+    refined where it lies, by Simpson's rule with the exact gradient at its midpoint, then by
+    bisection, which spends passes over the data only where the path bends.
+    """
+
+    def __init__(
+        self, architecture: Architecture, X: np.ndarray, y: np.ndarray, kernel: _Kernel,
+        schedule: Schedule, n_chords: int,
+    ) -> None:
+        self.arch, self.X, self.y, self.kernel = architecture, X, y, kernel
+        self.rtol = schedule.path_tolerance
+        self.depth = schedule.max_bisections
+        self.n_chords = max(n_chords, 1)
+        self.passes = 0
+        self.start_energy: float | None = None
+        self.lowest = math.inf
+
+    def evaluate(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Energy and gradient on all training rows at ``theta``."""
+        self.passes += 1
+        energy, grad = _energy_and_gradient(self.arch, theta, self.X, self.y, kernel=self.kernel)
+        if self.start_energy is None:
+            self.start_energy = energy
+        self.lowest = min(self.lowest, energy)
+        return energy, grad
+
+    def integrate(
+        self, theta_a: np.ndarray, theta_b: np.ndarray, energy_a: float, energy_b: float,
+        grad_a: np.ndarray, grad_b: np.ndarray,
+    ) -> np.ndarray:
+        """Per-layer ``int g_l . dw_l`` from ``theta_a`` to ``theta_b``, (L,)."""
+        released = self.start_energy - self.lowest
+        floor = released / self.n_chords
+        return self._segment(theta_a, theta_b, energy_a, energy_b, grad_a, grad_b, floor, self.depth)
+
+    def _segment(self, ta, tb, ea, eb, ga, gb, floor: float, depth: int) -> np.ndarray:
+        step = tb - ta
+        change = eb - ea
+        tolerance = self.rtol * max(abs(change), floor)
+        trapezoid = _per_layer(self.arch, 0.5 * (ga + gb) * step)
+        if abs(trapezoid.sum() - change) <= tolerance or depth == 0:
+            return trapezoid
+        tm = 0.5 * (ta + tb)
+        em, gm = self.evaluate(tm)
+        simpson = _per_layer(self.arch, (ga + 4.0 * gm + gb) * step / 6.0)
+        if abs(simpson.sum() - change) <= tolerance:
+            return simpson
+        return self._segment(ta, tm, ea, em, ga, gm, 0.5 * floor, depth - 1) + self._segment(
+            tm, tb, em, eb, gm, gb, 0.5 * floor, depth - 1
+        )
 
 
 # ------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 
 #: Bumped on any change a consumer could notice: major for removed or renamed fields or changed
 #: meanings, minor for added fields. See README, "JSON report".
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 #: Two-sided 95% normal quantile.
 Z95 = 1.959963984540054
@@ -164,10 +164,77 @@ class Recommendation:
     delta_upper_bound: float
     relative_gain: float
     min_gain: float
+    calibrated: bool = False
+    bound_inflation: float = 1.0
 
     @property
     def verdict(self) -> str:
         return "retrain" if self.retrain else "keep"
+
+
+@dataclass(frozen=True)
+class FeatureEnergy:
+    """One parameter group's share of the energy a refresh releases (shiftemp/explain.py).
+
+    ``coefficient_change`` is ``w_new - w_old`` per non-reference class (one value for a linear
+    model), per standard deviation of the feature; ``energy`` the share of the in-sample released
+    energy (the loss's units), ``share`` its fraction of the total.
+    """
+
+    feature: str
+    coefficient_change: tuple[float, ...]
+    energy: float
+    share: float
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Which features carry the energy a refresh releases on the new data, largest first.
+
+    ``total`` is ``E(w_old) - E(w_new)`` in sample; the shares of ``features`` add up to it, up to
+    ``residual``; ``method`` says how the path integral was computed.
+    """
+
+    total: float
+    residual: float
+    method: str
+    features: tuple[FeatureEnergy, ...] = ()
+
+
+@dataclass(frozen=True)
+class NullSpread:
+    """A statistic over the self-splits of the reference: its mean and standard deviation, and the
+    standard deviation of its z-score (statistic / its standard error; 1 when the standard error
+    is right)."""
+
+    mean: float
+    sd: float
+    z_sd: float
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The ambient temperature of the reference: the null spread of ``dE`` and ``dS`` over
+    repeated self-splits (shiftemp/calibration.py).
+
+    ``order`` is ``random`` or ``time`` (consecutive windows of ``time_column``); ``rows_old`` and
+    ``rows_new`` the sizes of each split's two parts. ``temperature`` is the ambient temperature,
+    ``sd(dE) / sd(dS)`` over the splits (energy units per nat). ``energy_inflation`` and
+    ``entropy_inflation`` (at least 1) are the factors the decision widens the standard errors of
+    ``dE`` and ``dS`` by.
+    """
+
+    splits: int
+    order: str
+    time_column: str | None
+    rows_old: int
+    rows_new: int
+    delta_energy: NullSpread
+    delta_entropy: NullSpread
+    relative_gain: NullSpread
+    temperature: Temperature
+    energy_inflation: float
+    entropy_inflation: float
 
 
 @dataclass(frozen=True)
@@ -198,6 +265,8 @@ class Comparison:
     schema_version: str = SCHEMA_VERSION
     kind: str = "comparison"
     run: Run | None = None
+    explanation: Explanation | None = None
+    calibration: Calibration | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)

@@ -10,15 +10,15 @@ import enum
 import os
 import platform
 import time
-from typing import Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 import pandas as pd
 
 from . import __version__, io
-from .dataset import Pair, prepare
+from .dataset import Pair, _usable_rows, check_rows_for_parameters, prepare
 from .decision import DEFAULT_MIN_GAIN, recommend
-from .energy import row_folds, type_two_energy
+from .energy import level_hashes, row_folds, smallest_keys, spread_keys, spread_size, type_two_energy
 from .entropy import data_entropy_change, parameter_entropy_change
 from .errors import OptionError
 from .models import Family, Loss, Model, check_loss
@@ -32,6 +32,20 @@ class EntropyKind(str, enum.Enum):
     DATA = "data"
     PARAMETERS = "parameters"
 
+
+class Engine(str, enum.Enum):
+    """Where ``compare`` runs (docs/streaming.md)."""
+
+    AUTO = "auto"
+    MEMORY = "memory"
+    STREAM = "stream"
+    DASK = "dask"
+
+
+#: ``auto`` streams inputs with more rows than this (or that would not fit in memory).
+AUTO_STREAM_ROWS = 2_000_000
+#: Bytes the in-memory engine needs per value (frame, encoded copies, designs, per-row losses).
+MEMORY_BYTES_PER_VALUE = 64
 
 DataLike = Union[io.Source, pd.DataFrame, str, os.PathLike]
 
@@ -82,6 +96,11 @@ def compare(
     entropy: EntropyKind | str = EntropyKind.DATA,
     min_gain: float = DEFAULT_MIN_GAIN,
     seed: int = 0,
+    engine: Engine | str = Engine.AUTO,
+    scheduler: str | None = None,
+    batch_size: int | None = None,
+    progress: Optional[Callable[[str, int, Optional[int]], None]] = None,
+    spread_rows: int | None = None,
 ) -> Comparison:
     """Compare a reference dataset with a shifted one and recommend whether to retrain.
 
@@ -105,6 +124,20 @@ def compare(
         The fraction of the loss a refresh must remove to be recommended.
     seed
         Keys the fold assignment.
+    engine
+        ``memory`` (read both inputs whole), ``stream`` (bounded memory: record batches, one pass
+        for linear/MSE), ``dask`` (the streaming statistics over a Dask cluster) or ``auto``
+        (stream inputs of more than 2M rows or that would not fit in memory). A ``.shiftemp``
+        profile as ``reference`` always streams the shifted data. The report is the same.
+    scheduler
+        Address of a Dask scheduler (``--engine dask``); none starts a local cluster.
+    batch_size
+        Rows per record batch of the streaming engines.
+    progress
+        ``progress(task, rows_done, rows_total)``, called after each batch of a pass.
+    spread_rows
+        Rows M of the spread sample behind every standard error (default: 100,000, fewer for
+        wide designs); the tests lower it to exercise the sampled path.
 
     Returns
     -------
@@ -127,6 +160,24 @@ def compare(
     family = Family(model) if model is not None else None
     loss = Loss(loss) if loss is not None else None
     entropy = EntropyKind(entropy)
+    engine = Engine(engine)
+    options = {
+        "target": target, "features": features, "exclude": exclude, "model": None,
+        "loss": None, "folds": folds, "entropy": entropy.value, "min_gain": min_gain,
+        "seed": seed,
+    }
+    if engine is not Engine.MEMORY:
+        from . import stream
+
+        chosen = stream.choose_engine(engine.value, reference, shifted)
+        if chosen != Engine.MEMORY.value:
+            settings = stream.Settings(target, features, exclude, family, loss, folds,
+                                       entropy.value, seed, spread_rows)
+            parts = stream.run_compare(
+                reference, shifted, settings, chosen, scheduler=scheduler, batch_size=batch_size,
+                progress=progress,
+            )
+            return _report(parts, options, min_gain, started, stamp)
     ref_source, new_source = as_source(reference, "reference"), as_source(shifted, "shifted")
     pair = prepare(
         ref_source.frame, new_source.frame, target=target, features=features, exclude=exclude,
@@ -134,6 +185,7 @@ def compare(
     )
     family = pair.family
     loss = check_loss(family, loss)
+    check_rows_for_parameters(pair, folds)
 
     old, refreshed = fit_pair(pair, family, loss)
     D_ref, D_new = old.design(pair.reference.X), old.design(pair.shifted.X)
@@ -142,42 +194,78 @@ def compare(
     if family is Family.LINEAR:
         target_scale = (float(y_ref.mean()), float(y_ref.std()) or 1.0)
     fold = row_folds(D_new, y_new, pair.feature_names, target_scale, folds, seed)
+    m = spread_size(D_new.shape[1], spread_rows)
+    spread = (
+        frame_spread_rows(ref_source.frame, pair, pair.reference, m),
+        frame_spread_rows(new_source.frame, pair, pair.shifted, m),
+    )
     energy = type_two_energy(
-        old, refreshed, D_ref, y_ref, D_new, y_new, fold, folds, shifted_name=new_source.path
+        old, refreshed, D_ref, y_ref, D_new, y_new, fold, folds, shifted_name=new_source.path,
+        spread=spread,
     )
     if entropy is EntropyKind.DATA:
         entropy_change = data_entropy_change(
-            pair.reference, pair.shifted, pair.numeric_names, pair.categorical_names
+            pair.reference, pair.shifted, pair.numeric_names, pair.categorical_names, spread
         )
     else:
-        entropy_change = parameter_entropy_change(old, D_ref, y_ref, refreshed, D_new, y_new)
+        entropy_change = parameter_entropy_change(
+            old, D_ref, y_ref, refreshed, D_new, y_new, spread
+        )
+    parts = {
+        "reference": _summary(ref_source, pair.reference),
+        "shifted": _summary(new_source, pair.shifted),
+        "target": pair.target,
+        "model": ModelSummary(
+            family=family.value, loss=loss.value, ridge=float(old.ridge),
+            features=pair.feature_names, n_params=old.n_params, classes=pair.classes,
+        ),
+        "energy": energy, "entropy": entropy_change, "notes": list(pair.notes),
+    }
+    return _report(parts, options, min_gain, started, stamp)
 
-    notes = list(pair.notes)
+
+def _report(parts: dict, options: dict, min_gain: float, started: float, stamp: str) -> Comparison:
+    """The :class:`Comparison` of an engine's ``parts``: summaries, model, energy, entropy,
+    notes; the temperature and the recommendation follow from them."""
+    energy, entropy_change = parts["energy"], parts["entropy"]
+    notes = list(parts["notes"])
     if entropy_change.excluded:
         notes.append(
             "constant columns left out of the data entropy: " + ", ".join(entropy_change.excluded)
         )
+    options = {**options, "model": parts["model"].family, "loss": parts["model"].loss}
     return Comparison(
-        reference=_summary(ref_source, pair.reference),
-        shifted=_summary(new_source, pair.shifted),
-        target=pair.target,
-        model=ModelSummary(
-            family=family.value, loss=loss.value, ridge=float(old.ridge),
-            features=pair.feature_names, n_params=old.n_params, classes=pair.classes,
-        ),
+        reference=parts["reference"],
+        shifted=parts["shifted"],
+        target=parts["target"],
+        model=parts["model"],
         energy=energy,
         entropy=entropy_change,
         temperature=temperature(energy.delta_out_of_sample, entropy_change.delta),
         temperature_in_sample=temperature(energy.delta_in_sample, entropy_change.delta),
         recommendation=recommend(energy, entropy_change, min_gain),
-        options={
-            "target": target, "features": features, "exclude": exclude, "model": family.value,
-            "loss": loss.value, "folds": folds, "entropy": entropy.value, "min_gain": min_gain,
-            "seed": seed,
-        },
+        options=options,
         notes=tuple(notes),
         run=Run(
             shiftemp_version=__version__, started=stamp,
             seconds=round(time.perf_counter() - started, 3), host=platform.node(),
         ),
     )
+
+
+def frame_spread_rows(frame: pd.DataFrame, pair: Pair, side, m: int) -> np.ndarray | None:
+    """Row indices (into ``side``'s used rows) of its spread sample of ``m`` rows: the rows with
+    the smallest :func:`shiftemp.energy.spread_keys` of their raw values; ``None`` when the side
+    has at most ``m`` rows (the sample is every row)."""
+    if side.rows_used <= m:
+        return None
+    used = [*pair.feature_columns, pair.target]
+    keep = _usable_rows(frame, used, set(pair.numeric_names))
+    kept = frame.loc[keep] if not keep.all() else frame
+    hashes = []
+    for column in pair.categorical_names:
+        codes, levels = pd.factorize(kept[column].astype(str))
+        hashes.append(level_hashes(levels)[codes])
+    numeric_t = np.ascontiguousarray(side.numeric.T)
+    keys = spread_keys(numeric_t, pair.numeric_names, hashes, pair.categorical_names)
+    return smallest_keys(keys, m)

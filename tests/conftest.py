@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
 from shiftemp import cli
 
@@ -63,6 +64,14 @@ def classification_frame(
     y = (u > np.cumsum(P, axis=1)).sum(axis=1)
     names = np.array(["cat", "dog", "eel", "fox"])[:classes]
     return pd.DataFrame({"u": X[:, 0], "v": X[:, 1], "label": names[y]})
+
+
+@pytest.fixture(scope="module")
+def one_blas_thread():
+    """Small linear algebra in a loop runs ~10x slower on a busy 2-core machine when BLAS spins
+    up threads for every call; the issue-2 test modules use one thread (``pytestmark``)."""
+    with threadpool_limits(limits=1):
+        yield
 
 
 @pytest.fixture

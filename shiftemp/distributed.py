@@ -1,0 +1,115 @@
+"""The Dask engine: the streaming engine's statistics, computed over a Dask cluster.
+
+Each pass of :mod:`shiftemp.stream` is a map over partitions (one per parquet row group; a CSV
+file or an in-memory frame is one partition) of the same accumulators the local engine feeds
+batch by batch, followed by a tree of ``merge`` calls, so the report is the local engine's up to
+rounding (1e-9 relative for linear/MSE). Dask is an optional dependency
+(``pip install 'shiftemp[dask]'``), imported only when this engine runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import io
+from .errors import OptionError
+
+MISSING = (
+    "--engine dask needs the optional Dask dependencies, which are not installed; install them"
+    " with: pip install 'shiftemp[dask]'"
+)
+
+
+def _dask():
+    """``(dask.delayed, distributed)``, or an :class:`OptionError` naming the extra."""
+    try:
+        import distributed
+        from dask import delayed
+    except ImportError as exc:
+        raise OptionError(MISSING) from exc
+    return delayed, distributed
+
+
+def _partition_pass(factory, partition: io.Partition, columns: list[str], batch_size: int):
+    """One partition's accumulator (runs on a worker)."""
+    accumulator = factory()
+    for batch in partition.batches(columns, batch_size):
+        accumulator.update(batch)
+    return accumulator
+
+
+def _merge(a, b):
+    return a.merge(b)
+
+
+class DaskRunner:
+    """Runs the passes of :mod:`shiftemp.stream` on a Dask cluster.
+
+    Parameters
+    ----------
+    scheduler
+        Address of a running scheduler (``tcp://host:8786``) or a ``distributed.Client`` (left
+        open); ``None`` starts a local cluster for the duration of the ``with`` block.
+    batch_size
+        Rows per record batch within a partition.
+    progress
+        ``progress(task, rows_done, rows_total)``, called as partitions finish.
+    cluster_options
+        Keyword arguments of ``distributed.LocalCluster`` when no scheduler is given (the tests
+        use ``processes=False``).
+    """
+
+    name = "dask"
+
+    def __init__(self, scheduler: str | None = None, batch_size: int = io.BATCH_ROWS,
+                 progress=None, **cluster_options: Any):
+        self.delayed, self.distributed = _dask()
+        self.scheduler, self.batch_size, self.progress = scheduler, batch_size, progress
+        self.cluster_options = cluster_options
+        self.client = self.cluster = None
+
+    def __enter__(self) -> "DaskRunner":
+        distributed = self.distributed
+        if isinstance(self.scheduler, distributed.Client):
+            self.client, self._own = self.scheduler, False
+            return self
+        self._own = True
+        try:
+            if self.scheduler:
+                self.client = distributed.Client(self.scheduler, timeout="20s")
+            else:
+                options = {"dashboard_address": ":0", "threads_per_worker": 1}
+                options.update(self.cluster_options)
+                self.cluster = distributed.LocalCluster(**options)
+                self.client = distributed.Client(self.cluster)
+        except (OSError, TimeoutError) as exc:
+            where = self.scheduler or "a local cluster"
+            raise OptionError(f"--scheduler: cannot connect to {where}: {exc}") from exc
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.client is not None and self._own:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    def run(self, scan: io.Scan, spec):
+        """Map ``spec``'s accumulator over the partitions of ``scan`` and merge the results."""
+        parts = scan.split()
+        futures = [
+            self.client.submit(_partition_pass, spec.factory, part, spec.columns,
+                               self.batch_size, pure=False)
+            for part in parts
+        ]
+        if self.progress is not None:
+            done = 0
+            for future in self.distributed.as_completed(futures):
+                done += 1
+                self.progress(spec.label, done, len(futures))
+        while len(futures) > 1:  # a balanced tree of merges, on the cluster
+            pairs = [
+                self.client.submit(_merge, futures[i], futures[i + 1], pure=False)
+                for i in range(0, len(futures) - 1, 2)
+            ]
+            futures = pairs + (futures[-1:] if len(futures) % 2 else [])
+        return futures[0].result().finish()

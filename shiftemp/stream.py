@@ -1,0 +1,1750 @@
+"""The streaming engine: ``compare`` in bounded memory, one pass over each input for linear/MSE.
+
+Each input is read in Arrow record batches. What a pass keeps is a set of sufficient statistics
+whose size depends on the number of columns, never on the number of rows, and which *merge*
+(two partitions' statistics combine into those of their union), so that the Dask engine
+(:mod:`shiftemp.distributed`) maps the same accumulators over partitions and reduces them:
+
+- the reference: its row counts, per-column category counts, numeric ranges, and the means and
+  co-moments (centred cross products) of its numeric columns and of one indicator column per
+  category, merged batch to batch with Chan's parallel formulas;
+- the shifted data (linear family): per-fold augmented Gram matrices ``[1 Z y]'[1 Z y]`` in the
+  reference's standardisation, the folds being a hash of each row's content
+  (:func:`shiftemp.energy.fold_ids`), hence independent of batch boundaries;
+- both: the *spread sample*, the ``M`` rows with the smallest content hash
+  (:func:`shiftemp.energy.spread_keys`), kept as a bottom-M buffer.
+
+Means come from the exact statistics: every energy of a linear/MSE model is ``b~' G b~ / n``,
+the fold models come from ``G - G_fold``, the data entropy from the co-moments. Spreads (standard
+errors, influence values, the shrinkage's fourth moment) come from the spread sample, exactly as
+in the in-memory engine, which uses the same sample; on data with at most ``M`` rows the sample
+is every row. Logistic/CE needs passes: a warm start fitted on the spread sample, then chord
+Newton passes over the data with a fixed Hessian, all K + 1 models of the shifted data advanced
+in the same pass. MAE: the models are fitted on the spread sample and their energies measured
+exactly in one more pass. docs/streaming.md has the details and the convergence criterion.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Optional
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy import linalg
+
+from . import io
+from .dataset import (
+    MAX_CLASSES,
+    MAX_CLASSES_FOR_DEFAULT,
+    _check_columns,
+    is_categorical,
+    resolve_features,
+    resolve_target,
+)
+from .energy import (
+    _mix,
+    estimate_from_sample,
+    fold_ids_t,
+    level_hashes,
+    smallest_keys,
+    spread_keys,
+    spread_size,
+)
+from .entropy import (
+    DataSummary,
+    data_entropy_change_of,
+    laplace_entropy,
+    parameter_entropy,
+    parameter_entropy_change_of,
+)
+from .errors import ColumnError, InputError, OptionError
+from .models import (
+    DEFAULT_RIDGE,
+    Family,
+    Loss,
+    Model,
+    _penalty,
+    class_probabilities,
+    fisher_information,
+    kernel_bandwidth,
+    solve_least_absolute,
+    solve_least_squares,
+    solve_logistic,
+)
+from .report import Energy
+
+#: ``progress(task, rows_done, rows_total_or_None)``, called after every batch of a pass.
+Progress = Callable[[str, int, Optional[int]], None]
+
+#: Convergence of the streaming logistic solver: the (chord) Newton decrement
+#: ``g' H^-1 g`` at which the in-memory solver stops too.
+NEWTON_TOL = 1e-10
+#: Passes after which the streaming logistic solver gives up (and says so in a note).
+MAX_PASSES = 60
+
+
+# --------------------------------------------------------------------------------------------
+# statistics that merge
+
+
+@dataclass
+class Moments:
+    """Count, means (m,) and co-moment (m, m), ``sum (x - mean)(x - mean)'``, of m columns."""
+
+    count: int
+    mean: np.ndarray
+    comoment: np.ndarray
+
+    @classmethod
+    def empty(cls, m: int) -> "Moments":
+        return cls(0, np.zeros(m), np.zeros((m, m)))
+
+    @classmethod
+    def of_rows(cls, values_t: np.ndarray, mean: np.ndarray | None = None) -> "Moments":
+        """Moments of the n columns of ``values_t`` (m, n)."""
+        n = values_t.shape[1]
+        if mean is None:
+            mean = values_t.mean(axis=1)
+        centred = values_t - mean[:, None]
+        return cls(n, mean, centred @ centred.T)
+
+    def widen(self, m: int) -> "Moments":
+        """Pad to m columns with zero columns (indicators of categories not seen so far)."""
+        k = self.mean.shape[0]
+        if k == m:
+            return self
+        mean = np.zeros(m)
+        mean[:k] = self.mean
+        comoment = np.zeros((m, m))
+        comoment[:k, :k] = self.comoment
+        return Moments(self.count, mean, comoment)
+
+    def take(self, index: np.ndarray) -> "Moments":
+        """The moments of columns ``index`` (-1: a column of zeros)."""
+        widened = self.widen(self.mean.shape[0] + 1)
+        return Moments(self.count, widened.mean[index], widened.comoment[np.ix_(index, index)])
+
+    def merge(self, other: "Moments") -> "Moments":
+        """Chan, Golub and LeVeque's parallel update: the moments of both sets of rows."""
+        if other.count == 0:
+            return self
+        if self.count == 0:
+            return other
+        a, b = self.count, other.count
+        n = a + b
+        delta = other.mean - self.mean
+        return Moments(
+            n, self.mean + delta * (b / n),
+            self.comoment + other.comoment + np.outer(delta, delta) * (a * b / n),
+        )
+
+
+class SpreadSample:
+    """The ``capacity`` rows with the smallest spread keys seen so far, sorted by key.
+
+    Rows are raw numeric values and category codes, stored column-major: ``numeric_t`` (a, k),
+    ``codes_t`` (b, k). New rows wait in a list until they outnumber the buffer, then the union
+    is cut back to the bottom ``capacity``: amortised constant work per row, and a result that
+    depends neither on row order nor on batches. Rows whose key is above the buffer's largest
+    (once it is full) cannot enter it and are not copied.
+    """
+
+    def __init__(self, capacity: int, a: int, b: int):
+        self.capacity = capacity
+        self.keys = np.zeros(0, dtype=np.uint64)
+        self.numeric_t = np.zeros((a, 0))
+        self.codes_t = np.zeros((b, 0), dtype=np.int64)
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._waiting = 0
+        self._threshold: np.uint64 | None = None
+        self._sorted = True
+
+    @property
+    def numeric(self) -> np.ndarray:
+        """(k, a) raw numeric values of the sample's rows."""
+        self.compact()
+        return self.numeric_t.T
+
+    @property
+    def codes(self) -> np.ndarray:
+        """(k, b) category codes of the sample's rows."""
+        self.compact()
+        return self.codes_t.T
+
+    def offer(self, keys: np.ndarray, numeric_t: np.ndarray, codes_t: np.ndarray) -> None:
+        if self._threshold is not None:
+            chosen = np.flatnonzero(keys < self._threshold)
+            if chosen.size == 0:
+                return
+            keys = keys[chosen]
+            numeric_t = np.take(numeric_t, chosen, axis=1)
+            codes_t = np.take(codes_t, chosen, axis=1)
+        self._pending.append((keys, numeric_t, codes_t))
+        self._waiting += keys.size
+        if self._waiting >= max(2 * self.capacity, 8192):
+            self.compact(final=False)
+
+    def compact(self, final: bool = True) -> "SpreadSample":
+        """Cut the buffer and the waiting rows back to the bottom ``capacity`` (``final``: and
+        sort it by key)."""
+        if self._pending:
+            pieces = [(self.keys, self.numeric_t, self.codes_t), *self._pending]
+            self._pending, self._waiting = [], 0
+            keys = np.concatenate([piece[0] for piece in pieces])
+            if keys.size > self.capacity:
+                chosen = np.argpartition(keys, self.capacity - 1)[: self.capacity]
+                chosen.sort()  # positions in piece order: each piece is one contiguous gather
+            else:
+                chosen = np.arange(keys.size)
+            starts = np.cumsum([0] + [piece[0].size for piece in pieces])
+            bounds = np.searchsorted(chosen, starts)
+            numeric, codes = [], []
+            for i, piece in enumerate(pieces):
+                local = chosen[bounds[i]:bounds[i + 1]] - starts[i]
+                if local.size == piece[0].size:
+                    numeric.append(piece[1])
+                    codes.append(piece[2])
+                elif local.size:
+                    numeric.append(np.take(piece[1], local, axis=1))
+                    codes.append(np.take(piece[2], local, axis=1))
+            self.keys = keys[chosen]
+            self.numeric_t = np.concatenate(numeric, axis=1)
+            self.codes_t = np.concatenate(codes, axis=1)
+            self._sorted = False
+            if self.keys.size >= self.capacity:
+                self._threshold = self.keys.max()
+        if not self._sorted and final:
+            order = np.argsort(self.keys, kind="stable")
+            self.keys = self.keys[order]
+            self.numeric_t = np.take(self.numeric_t, order, axis=1)
+            self.codes_t = np.take(self.codes_t, order, axis=1)
+            self._sorted = True
+        return self
+
+    def merge(self, other: "SpreadSample", code_maps: list[np.ndarray]) -> "SpreadSample":
+        """Absorb ``other``, whose codes map to this sample's through ``code_maps``."""
+        other.compact()
+        codes_t = other.codes_t.copy()
+        for j, mapping in enumerate(code_maps):
+            codes_t[j] = mapping[codes_t[j]]
+        self._pending.append((other.keys, other.numeric_t, codes_t))
+        self._waiting += other.keys.size
+        return self.compact(final=False)
+
+    def truncate(self, capacity: int) -> "SpreadSample":
+        """Keep the ``capacity`` smallest keys: the bottom-M' of a bottom-M set, M' <= M."""
+        self.compact()
+        self.capacity = min(self.capacity, capacity)
+        self.keys = self.keys[: self.capacity]
+        self.numeric_t = self.numeric_t[:, : self.capacity]
+        self.codes_t = self.codes_t[:, : self.capacity]
+        if self.keys.size >= self.capacity:
+            self._threshold = self.keys[-1]
+        return self
+
+    def __getstate__(self):
+        self.compact()
+        return self.__dict__.copy()
+
+
+class Catalog:
+    """The categories of one side's categorical columns, coded in order of appearance."""
+
+    #: whether a numeric target's classes are named as integers ("1") or floats ("1.0"): pandas
+    #: reads an integer column with missing values as floats
+    target_integer = False
+
+    def __init__(self, m: int):
+        self.index: list[dict[str, int]] = [{} for _ in range(m)]
+        self.names: list[list[str]] = [[] for _ in range(m)]
+        self.hashes: list[np.ndarray] = [np.zeros(0, dtype=np.uint64) for _ in range(m)]
+
+    def _add(self, j: int, texts: list[str]) -> np.ndarray:
+        index, names = self.index[j], self.names[j]
+        lookup = np.empty(len(texts) + 1, dtype=np.int64)
+        lookup[-1] = -1  # a missing value's index, -1, maps to code -1
+        new = []
+        for i, text in enumerate(texts):
+            code = index.get(text)
+            if code is None:
+                code = index[text] = len(names)
+                names.append(text)
+                new.append(text)
+            lookup[i] = code
+        if new:
+            self.hashes[j] = np.concatenate([self.hashes[j], level_hashes(new)])
+        return lookup
+
+    def encode(self, j: int, array: pa.Array) -> np.ndarray:
+        """Codes (n,) of an Arrow column, -1 where it is missing. Values are named as pandas'
+        ``astype(str)`` names them, so that both engines see the same categories."""
+        encoded = array if pa.types.is_dictionary(array.type) else array.dictionary_encode()
+        texts = encoded.dictionary.to_pandas().astype(str).tolist()
+        lookup = self._add(j, texts)
+        indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+        return lookup[indices.astype(np.int64)]
+
+    def absorb(self, other: "Catalog") -> list[np.ndarray]:
+        """Add ``other``'s categories; returns, per column, the map of its codes to ours (with
+        -1 mapping to -1 at the end)."""
+        maps = []
+        for j, names in enumerate(other.names):
+            maps.append(self._add(j, names))
+        return maps
+
+
+# --------------------------------------------------------------------------------------------
+# the columns: what `dataset.prepare` decides, from the schemas alone
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The roles of the columns, decided from the two inputs' schemas as ``prepare`` decides them
+    from the frames."""
+
+    target: str
+    feature_columns: tuple[str, ...]
+    categorical_features: tuple[str, ...]
+    numeric_names: tuple[str, ...]
+    categorical_names: tuple[str, ...]
+    target_integer: bool
+    notes: tuple[str, ...]
+
+    @property
+    def used(self) -> list[str]:
+        return [*self.feature_columns, self.target]
+
+    @property
+    def target_numeric(self) -> bool:
+        return self.target in self.numeric_names
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Layout":
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def _empty_frame(schema: pa.Schema) -> pd.DataFrame:
+    return schema.empty_table().to_pandas()
+
+
+def resolve_layout(
+    schemas: list[pa.Schema], names: list[str], target: str | None, features: list[str] | None,
+    exclude: list[str] | None,
+) -> Layout:
+    """The :class:`Layout` of the inputs with ``schemas`` (the first is the reference)."""
+    frames = [_empty_frame(schema) for schema in schemas]
+    target, notes = resolve_target(list(frames[0].columns), target, names[0])
+    feature_columns = resolve_features(list(frames[0].columns), target, features, exclude, names[0])
+    for frame, name in zip(frames, names):
+        _check_columns(frame, name, [target, *feature_columns], {target: "the target"})
+    categorical_features = []
+    for column in [*feature_columns, target]:
+        kinds = [is_categorical(frame[column]) for frame in frames]
+        if len(set(kinds)) > 1:
+            described = ["text" if k else "numeric" for k in kinds]
+            fix = f"pass --exclude {column}" if column != target else "pass another --target"
+            raise ColumnError(
+                f"column '{column}' is {described[0]} in {names[0]} but {described[1]} in"
+                f" {names[1]}; make its type agree or {fix}."
+            )
+        if kinds[0] and column != target:
+            categorical_features.append(column)
+    used = [*feature_columns, target]
+    numeric = [c for c in used if c not in categorical_features and not is_categorical(frames[0][c])]
+    target_type = schemas[0].field(target).type
+    return Layout(
+        target=str(target),
+        feature_columns=tuple(map(str, feature_columns)),
+        categorical_features=tuple(map(str, categorical_features)),
+        numeric_names=tuple(map(str, numeric)),
+        categorical_names=tuple(str(c) for c in used if c not in numeric),
+        target_integer=bool(pa.types.is_integer(target_type)),
+        notes=tuple(notes),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# pass 1 of a side: counts, ranges, moments (or fold Grams), and the spread sample
+
+
+@dataclass
+class Rows:
+    """Decoded rows of a batch: raw numeric values (a, n) and category codes (b, n)."""
+
+    numeric: np.ndarray
+    codes: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return self.numeric.shape[1] if self.numeric.shape[0] else self.codes.shape[1]
+
+
+class SideStats:
+    """What one pass over one input keeps (the reference's, or the shifted data's first pass).
+
+    Without an ``encoder``: moments of the numeric columns and of one indicator per category of
+    each categorical feature (the reference: its standardisation is not known until the end).
+    With one (the shifted data, linear family): per-fold augmented Gram matrices in the
+    encoder's (the reference's) coordinates.
+    """
+
+    def __init__(self, layout: Layout, capacity: int, encoder: "Encoder | None" = None,
+                 folds: int = 5, seed: int = 0):
+        a, b = len(layout.numeric_names), len(layout.categorical_names)
+        self.layout, self.encoder, self.folds, self.seed = layout, encoder, folds, seed
+        self.catalog = Catalog(b)
+        self.counts = [np.zeros(0, dtype=np.int64) for _ in range(b)]
+        self.low = np.full(a, np.inf)
+        self.high = np.full(a, -np.inf)
+        self.rows_read = 0
+        self.rows_dropped = 0
+        self.target_null = False
+        self.target_values: np.ndarray | None = np.zeros(0)
+        self.sample = SpreadSample(capacity, a, b)
+        self._features = [layout.categorical_names.index(c) for c in layout.categorical_features]
+        self.onehot: list[tuple[int, int]] = []  # (categorical column, code) of each indicator
+        self._onehot_index: dict[tuple[int, int], int] = {}
+        self.moments = Moments.empty(a)
+        self.grams = None
+        if encoder is not None:
+            p = encoder.p
+            self.grams = np.zeros((folds, p + 1, p + 1))
+
+    # -- decoding -------------------------------------------------------------------------
+    def decode(self, batch: pa.RecordBatch) -> Rows | None:
+        """The batch's usable rows; counts what is read and dropped, and the ranges."""
+        layout = self.layout
+        n = batch.num_rows
+        self.rows_read += n
+        if n == 0:
+            return None
+        if batch.column(layout.target).null_count:
+            self.target_null = True
+        numeric = np.empty((len(layout.numeric_names), n))
+        for j, name in enumerate(layout.numeric_names):
+            column = batch.column(name)
+            values = column.to_numpy(zero_copy_only=False)
+            numeric[j] = values
+        codes = np.empty((len(layout.categorical_names), n), dtype=np.int64)
+        for j, name in enumerate(layout.categorical_names):
+            codes[j] = self.catalog.encode(j, batch.column(name))
+        # a NaN or an infinity makes its column's sum non-finite: one pass finds them all
+        sums = numeric.sum(axis=1)
+        finite = bool(np.isfinite(sums).all())
+        complete = not codes.size or codes.min() >= 0
+        if not (finite and complete):
+            keep = np.isfinite(numeric).all(axis=0) & (codes >= 0).all(axis=0)
+            self.rows_dropped += int(n - keep.sum())
+            numeric, codes = numeric[:, keep], codes[:, keep]
+            if not keep.any():
+                return None
+            sums = numeric.sum(axis=1)
+        # ranges only of the columns that have not varied yet: a column is constant or not,
+        # and `low < high` once it has varied (the values themselves are not needed)
+        todo = np.flatnonzero(self.low >= self.high)
+        if todo.size and numeric.shape[1]:
+            self.low[todo] = np.minimum(self.low[todo], numeric[todo].min(axis=1))
+            self.high[todo] = np.maximum(self.high[todo], numeric[todo].max(axis=1))
+        rows = Rows(numeric, codes)
+        rows.sums = sums
+        for j in range(codes.shape[0]):
+            counts = np.bincount(codes[j], minlength=len(self.catalog.names[j]))
+            if counts.size > self.counts[j].size:
+                counts[: self.counts[j].size] += self.counts[j]
+                self.counts[j] = counts
+            else:
+                self.counts[j] += counts
+        if layout.target_numeric and self.target_values is not None:
+            values = np.unique(numeric[layout.numeric_names.index(layout.target)])
+            merged = np.union1d(self.target_values, values)
+            self.target_values = merged if merged.size <= MAX_CLASSES else None
+        return rows
+
+    def keys(self, rows: Rows) -> np.ndarray:
+        hashes = [self.catalog.hashes[j][rows.codes[j]] for j in range(rows.codes.shape[0])]
+        return spread_keys(rows.numeric, self.layout.numeric_names, hashes, self.layout.categorical_names)
+
+    # -- accumulating ---------------------------------------------------------------------
+    def update(self, batch: pa.RecordBatch) -> None:
+        rows = self.decode(batch)
+        if rows is None:
+            return
+        self.sample.offer(self.keys(rows), rows.numeric, rows.codes)
+        if self.encoder is None:
+            self._add_moments(rows)
+        else:
+            self._add_grams(rows)
+
+    def _add_moments(self, rows: Rows) -> None:
+        a = rows.numeric.shape[0]
+        for j in self._features:
+            for code in range(len(self.catalog.names[j])):
+                if (j, code) not in self._onehot_index:
+                    self._onehot_index[(j, code)] = a + len(self.onehot)
+                    self.onehot.append((j, code))
+        block = np.zeros((a + len(self.onehot), rows.n))
+        block[:a] = rows.numeric
+        columns = np.arange(rows.n)
+        for j in self._features:
+            where = np.array(
+                [self._onehot_index[(j, c)] for c in range(len(self.catalog.names[j]))], dtype=np.int64
+            )
+            block[where[rows.codes[j]], columns] = 1.0
+        mean = None
+        if not self.onehot:
+            mean = rows.sums / rows.n
+        self.moments = self.moments.widen(block.shape[0]).merge(Moments.of_rows(block, mean))
+
+    def _add_grams(self, rows: Rows) -> None:
+        encoder = self.encoder
+        A, fold = encoder.augmented(rows, self.catalog, self.folds, self.seed)
+        fold = fold.astype(np.int8 if self.folds < 128 else np.int64)
+        order = np.argsort(fold, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(fold, minlength=self.folds))])
+        A = np.take(A, order, axis=1)
+        for f in range(self.folds):
+            part = A[:, bounds[f]:bounds[f + 1]]
+            if part.shape[1]:
+                self.grams[f] += part @ part.T
+
+    # -- merging --------------------------------------------------------------------------
+    def merge(self, other: "SideStats") -> "SideStats":
+        """Absorb the statistics of other rows (another batch range or partition)."""
+        maps = self.catalog.absorb(other.catalog)
+        for j, mapping in enumerate(maps):
+            counts = np.zeros(len(self.catalog.names[j]), dtype=np.int64)
+            counts[: self.counts[j].size] += self.counts[j]
+            np.add.at(counts, mapping[: other.counts[j].size], other.counts[j])
+            self.counts[j] = counts
+        np.minimum(self.low, other.low, out=self.low)
+        np.maximum(self.high, other.high, out=self.high)
+        self.rows_read += other.rows_read
+        self.rows_dropped += other.rows_dropped
+        self.target_null |= other.target_null
+        if self.target_values is None or other.target_values is None:
+            self.target_values = None
+        else:
+            merged = np.union1d(self.target_values, other.target_values)
+            self.target_values = merged if merged.size <= MAX_CLASSES else None
+        self.sample.merge(other.sample, maps)
+        if self.grams is not None:
+            self.grams += other.grams
+        else:
+            a = len(self.layout.numeric_names)
+            for j in self._features:
+                for code in range(len(self.catalog.names[j])):
+                    if (j, code) not in self._onehot_index:
+                        self._onehot_index[(j, code)] = a + len(self.onehot)
+                        self.onehot.append((j, code))
+            index = np.arange(a + len(other.onehot))
+            for position, (j, code) in enumerate(other.onehot):
+                index[a + position] = self._onehot_index[(j, int(maps[j][code]))]
+            # other's moments in our column order: scatter through the inverse of `index`
+            total = a + len(self.onehot)
+            inverse = np.full(total, -1, dtype=np.int64)
+            inverse[index] = np.arange(index.size)
+            self.moments = self.moments.widen(total).merge(other.moments.take(inverse))
+        return self
+
+    def finish(self) -> "SideStats":
+        self.sample.compact()
+        return self
+
+    # -- what follows from them -----------------------------------------------------------
+    @property
+    def rows_used(self) -> int:
+        return self.rows_read - self.rows_dropped
+
+    def numeric_moments(self) -> Moments:
+        """Moments of the numeric columns (target included when numeric)."""
+        a = len(self.layout.numeric_names)
+        if self.grams is None:
+            return Moments(self.moments.count, self.moments.mean[:a], self.moments.comoment[:a, :a])
+        return self.encoder.numeric_moments(self.grams.sum(axis=0))
+
+    def sample_rows(self) -> Rows:
+        self.sample.compact()
+        return Rows(self.sample.numeric_t.copy(), self.sample.codes_t.copy())
+
+    def summary(self) -> DataSummary:
+        """What the data entropy needs (codes in this side's catalog order)."""
+        moments = self.numeric_moments()
+        return DataSummary(
+            rows=self.rows_used, mean=moments.mean, comoment=moments.comoment,
+            constant=self.high <= self.low, counts=tuple(self.counts),
+            sample_numeric=self.sample.numeric, sample_codes=tuple(self.sample.codes_t),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# the encoding: the reference's categories, standardisation and classes
+
+
+def _category_order(names: list[str], counts: np.ndarray) -> list[str]:
+    """Most frequent first (the baseline), ties by name: ``dataset._category_order``."""
+    count = {name: int(c) for name, c in zip(names, counts) if c > 0}
+    return sorted(count, key=lambda name: (-count[name], name))
+
+
+@dataclass
+class Encoder:
+    """Turns decoded rows into the model's standardised design, in the reference's coordinates.
+
+    ``levels``: per categorical feature, its categories in the reference's order (the first is
+    the baseline, encoded as all zeros, as is an unseen category).
+    """
+
+    layout: Layout
+    family: Family
+    levels: dict[str, list[str]]
+    feature_names: tuple[str, ...]
+    centre: np.ndarray
+    scale: np.ndarray
+    target_centre: float = 0.0
+    target_scale: float = 1.0
+    classes: tuple[str, ...] | None = None
+    _lookups: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def p(self) -> int:
+        """Columns of ``[1 Z y]`` minus one: the design's width (intercept included)."""
+        return len(self.feature_names) + 1
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_lookups"] = {}
+        return state
+
+    def _lookup(self, kind: str, j: int, catalog: Catalog) -> np.ndarray:
+        """Map of a side's codes of categorical column j to design offsets (or class codes)."""
+        names = catalog.names[j]
+        key = (kind, j, id(catalog), len(names))
+        found = self._lookups.get(key)
+        if found is None:
+            if kind == "feature":
+                column = self.layout.categorical_names[j]
+                offsets = {level: i for i, level in enumerate(self.levels[column][1:])}
+                default = -1
+            else:
+                offsets = {c: i for i, c in enumerate(self.classes)}
+                default = -2
+            found = np.array([offsets.get(name, default) for name in names] + [default], dtype=np.int64)
+            self._lookups = {k: v for k, v in self._lookups.items() if k[:3] != key[:3]}
+            self._lookups[key] = found
+        return found
+
+    def design_into(self, out: np.ndarray, rows: Rows, catalog: Catalog) -> None:
+        """Write the standardised features ``Z`` (d, n) into ``out``."""
+        layout, position = self.layout, 0
+        for column in layout.feature_columns:
+            if column in layout.categorical_features:
+                j = layout.categorical_names.index(column)
+                width = len(self.levels[column]) - 1
+                block = out[position:position + width]
+                c, s = self.centre[position:position + width], self.scale[position:position + width]
+                block[:] = (np.subtract(0.0, c) / s)[:, None]
+                offsets = self._lookup("feature", j, catalog)[rows.codes[j]]
+                hit = np.flatnonzero(offsets >= 0)
+                block[offsets[hit], hit] = (np.subtract(1.0, c) / s)[offsets[hit]]
+                position += width
+            else:
+                j = layout.numeric_names.index(column)
+                np.subtract(rows.numeric[j], self.centre[position], out=out[position])
+                out[position] /= self.scale[position]
+                position += 1
+
+    def design(self, rows: Rows, catalog: Catalog) -> np.ndarray:
+        """The model's design ``D = [1 Z]`` (n, p)."""
+        Dt = np.empty((self.p, rows.n))
+        Dt[0] = 1.0
+        self.design_into(Dt[1:], rows, catalog)
+        return Dt.T
+
+    def target(self, rows: Rows, catalog: Catalog) -> np.ndarray:
+        """The target (n,): raw floats (linear), or class codes (logistic)."""
+        layout = self.layout
+        if layout.target_numeric:
+            values = rows.numeric[layout.numeric_names.index(layout.target)]
+            if self.classes is None:
+                return values
+            uniques, inverse = np.unique(values, return_inverse=True)
+            texts = _class_texts(uniques, catalog.target_integer)
+            return np.array([self.classes.index(t) for t in texts], dtype=np.int64)[inverse]
+        j = layout.categorical_names.index(layout.target)
+        return self._lookup("class", j, catalog)[rows.codes[j]]
+
+    def hashed_target(self, y: np.ndarray) -> np.ndarray:
+        """What the fold hash sees of the target: standardised (linear), codes (logistic)."""
+        if self.classes is None:
+            return (y - self.target_centre) / self.target_scale
+        return y.astype(float)
+
+    def augmented(self, rows: Rows, catalog: Catalog, folds: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """``[1 Z t]`` (p + 1, n), t the hashed target, and each row's fold."""
+        A = np.empty((self.p + 1, rows.n))
+        A[0] = 1.0
+        self.design_into(A[1:self.p], rows, catalog)
+        A[self.p] = self.hashed_target(self.target(rows, catalog))
+        names = (*self.feature_names, "\0target")
+        return A, fold_ids_t(A[1:], names, folds, seed)
+
+    def folds_of(self, D: np.ndarray, y: np.ndarray, folds: int, seed: int) -> np.ndarray:
+        rows_t = np.vstack([D[:, 1:].T, self.hashed_target(y)[None, :]])
+        return fold_ids_t(rows_t, (*self.feature_names, "\0target"), folds, seed)
+
+    def numeric_moments(self, G: np.ndarray) -> Moments:
+        """Moments of the raw numeric columns from the Gram ``[1 Z t]'[1 Z t]`` (linear)."""
+        n = G[0, 0]
+        mean_u = G[0, 1:] / n
+        C_u = G[1:, 1:] - n * np.outer(mean_u, mean_u)
+        scale = np.append(self.scale, self.target_scale)
+        centre = np.append(self.centre, self.target_centre)
+        index = []
+        for name in self.layout.numeric_names:
+            index.append(self.p - 1 if name == self.layout.target else self.feature_names.index(name))
+        index = np.array(index, dtype=np.int64)
+        s = scale[index]
+        return Moments(int(round(n)), centre[index] + s * mean_u[index],
+                       C_u[np.ix_(index, index)] * np.outer(s, s))
+
+    def model(self, loss: Loss, params: np.ndarray | None = None) -> Model:
+        """A :class:`Model` in this encoder's coordinates (``params`` in raw target units)."""
+        n_classes = len(self.classes) if self.classes else None
+        model = Model(self.family, loss, centre=self.centre, scale=self.scale, n_classes=n_classes)
+        model.centre_, model.scale_ = self.centre, self.scale
+        if self.family is Family.LOGISTIC:
+            model.n_classes_ = max(n_classes, 2)
+        model.params_ = params
+        return model
+
+
+def _class_texts(values: np.ndarray, integer: bool) -> list[str]:
+    """Class names of numeric target values, as pandas' ``astype(str)`` writes them."""
+    series = pd.Series(values.astype(np.int64) if integer else values)
+    return series.astype(str).tolist()
+
+
+def make_encoder(layout: Layout, family: Family, ref: SideStats, classes=None,
+                 name: str = "the reference") -> Encoder:
+    """The encoder of the reference's statistics: category order, standardisation of the
+    encoded features (means and population standard deviations), target scale."""
+    levels, feature_names, index = {}, [], []
+    a = len(layout.numeric_names)
+    for column in layout.feature_columns:
+        if column in layout.categorical_features:
+            j = layout.categorical_names.index(column)
+            order = _category_order(ref.catalog.names[j], ref.counts[j])
+            levels[column] = order
+            for level in order[1:]:
+                feature_names.append(f"{column}={level}")
+                index.append(ref._onehot_index[(j, ref.catalog.index[j][level])])
+        else:
+            feature_names.append(column)
+            index.append(layout.numeric_names.index(column))
+    if not feature_names:
+        raise ColumnError(
+            f"{name}: the categorical features have a single category each, so"
+            " nothing is left to fit; add features."
+        )
+    moments = ref.moments.take(np.array(index, dtype=np.int64))
+    n = moments.count
+    centre = moments.mean
+    scale = np.sqrt(np.maximum(np.diag(moments.comoment), 0.0) / n)
+    scale = np.where(scale > 0, scale, 1.0)
+    encoder = Encoder(layout, family, levels, tuple(feature_names), centre, scale, classes=classes)
+    if family is Family.LINEAR:
+        t = layout.numeric_names.index(layout.target)
+        encoder.target_centre = float(ref.moments.mean[t])
+        encoder.target_scale = float(np.sqrt(ref.moments.comoment[t, t] / n)) or 1.0
+    encoder._index = np.array(index, dtype=np.int64)
+    return encoder
+
+
+def reference_gram(ref: SideStats, encoder: Encoder) -> np.ndarray:
+    """The reference's ``[1 Z t]'[1 Z t]`` from its moments (t: the standardised target)."""
+    index = list(encoder._index)
+    t = ref.layout.numeric_names.index(ref.layout.target)
+    moments = ref.moments.take(np.array(index + [t], dtype=np.int64))
+    scale = np.append(encoder.scale, encoder.target_scale)
+    G = np.zeros((encoder.p + 1, encoder.p + 1))
+    G[0, 0] = moments.count
+    # the centres are the means, so the centred columns sum to zero
+    G[1:, 1:] = moments.comoment / np.outer(scale, scale)
+    return G
+
+
+# --------------------------------------------------------------------------------------------
+# passes with fixed models: losses, gradients, curvature (logistic and MAE)
+
+
+@dataclass
+class ModelRole:
+    """How a model relates to the rows of a pass: trained on all of them (``fold`` -1), on all
+    but one fold (``fold`` f, held out on it), or only evaluated (``evaluate``)."""
+
+    fold: int = -1
+    evaluate: bool = False
+
+
+class LossPass:
+    """Per-model sums over one pass at fixed parameters: loss, gradient, Fisher information."""
+
+    def __init__(self, layout: Layout, encoder: Encoder, loss: Loss, params: list[np.ndarray],
+                 roles: list[ModelRole], folds: int, seed: int, hessians: list[bool],
+                 catalog: Catalog):
+        self.layout, self.encoder, self.loss = layout, encoder, loss
+        self.params, self.roles, self.folds, self.seed = params, roles, folds, seed
+        self.hessians = hessians
+        self.catalog = catalog  # the side's categories (from its first pass), to decode codes
+        J = len(params)
+        self.train_loss = np.zeros(J)
+        self.train_rows = np.zeros(J)
+        self.held_loss = np.zeros(J)
+        self.held_rows = np.zeros(J)
+        self.gradient = [np.zeros_like(B) for B in params]
+        self.fisher = [None] * J
+        self._stats = SideStats(layout, 2, None)
+        self._stats.catalog = _FrozenCatalog(catalog)
+
+    def update(self, batch: pa.RecordBatch) -> None:
+        rows = self._stats.decode(batch)
+        if rows is None:
+            return
+        encoder = self.encoder
+        D = encoder.design(rows, self.catalog)
+        y = encoder.target(rows, self.catalog)
+        fold = encoder.folds_of(D, y, self.folds, self.seed) if any(r.fold >= 0 for r in self.roles) else None
+        if self.loss is Loss.CE:
+            self._update_ce(D, y, fold)
+        else:
+            for j, (B, role) in enumerate(zip(self.params, self.roles)):
+                r = np.abs(y - D @ B) if self.loss is Loss.MAE else (y - D @ B) ** 2
+                self._add(j, role, r, fold)
+
+    def _add(self, j: int, role: ModelRole, per_row: np.ndarray, fold) -> np.ndarray:
+        if role.fold < 0:
+            self.train_loss[j] += per_row.sum()
+            self.train_rows[j] += per_row.size
+            return np.ones(per_row.size, dtype=bool)
+        held = fold == role.fold
+        self.held_loss[j] += per_row[held].sum()
+        self.held_rows[j] += held.sum()
+        self.train_loss[j] += per_row[~held].sum()
+        self.train_rows[j] += (~held).sum()
+        return ~held
+
+    def _update_ce(self, D: np.ndarray, y: np.ndarray, fold) -> None:
+        n, p = D.shape
+        m = self.params[0].shape[1]
+        logits = D @ np.hstack(self.params)  # (n, J m)
+        residual = np.empty_like(logits)
+        rows = np.arange(n)
+        hit = y > 0
+        for j, (B, role) in enumerate(zip(self.params, self.roles)):
+            full = np.zeros((n, m + 1))
+            full[:, 1:] = logits[:, j * m:(j + 1) * m]
+            top = full.max(axis=1, keepdims=True)
+            np.subtract(full, top, out=full)
+            np.exp(full, out=full)
+            total = full.sum(axis=1, keepdims=True)
+            P = full / total
+            ce = np.log(total[:, 0]) + top[:, 0]
+            ce[hit] -= logits[rows[hit], j * m + y[hit] - 1]
+            train = self._add(j, role, ce, fold)
+            if role.evaluate:
+                residual[:, j * m:(j + 1) * m] = 0.0
+                continue
+            Y = np.zeros((n, m))
+            Y[rows[hit], y[hit] - 1] = 1.0
+            R = P[:, 1:] - Y
+            R[~train] = 0.0
+            residual[:, j * m:(j + 1) * m] = R
+            if self.hessians[j]:
+                weights = train.astype(float)
+                F = fisher_information(D, P, weights) * n
+                self.fisher[j] = F if self.fisher[j] is None else self.fisher[j] + F
+        gradient = D.T @ residual
+        for j in range(len(self.params)):
+            self.gradient[j] += gradient[:, j * m:(j + 1) * m]
+
+    def merge(self, other: "LossPass") -> "LossPass":
+        self.train_loss += other.train_loss
+        self.train_rows += other.train_rows
+        self.held_loss += other.held_loss
+        self.held_rows += other.held_rows
+        for j in range(len(self.params)):
+            self.gradient[j] += other.gradient[j]
+            if other.fisher[j] is not None:
+                self.fisher[j] = other.fisher[j] if self.fisher[j] is None else self.fisher[j] + other.fisher[j]
+        return self
+
+    def finish(self) -> "LossPass":
+        return self
+
+
+class _FrozenCatalog(Catalog):
+    """A side's catalog from its first pass, shared read-only by later passes (every category
+    is known by then)."""
+
+    def __init__(self, catalog: Catalog):
+        self.index, self.names, self.hashes = catalog.index, catalog.names, catalog.hashes
+        self.target_integer = catalog.target_integer
+
+    def _add(self, j: int, texts: list[str]) -> np.ndarray:
+        lookup = np.array([self.index[j].get(t, -1) for t in texts] + [-1], dtype=np.int64)
+        return lookup
+
+
+# --------------------------------------------------------------------------------------------
+# running passes: locally (a reader thread feeds batches) or on Dask (distributed.py)
+
+
+@dataclass
+class PassSpec:
+    """How to start the accumulator of a pass; picklable, for Dask workers."""
+
+    factory: Callable[[], Any]
+    columns: list[str]
+    label: str
+
+
+class LocalRunner:
+    """Runs passes in this process: a thread decodes the next batches while this one computes,
+    and BLAS is held to one thread (small matrices; see docs/streaming.md)."""
+
+    name = "stream"
+
+    def __init__(self, batch_size: int = io.BATCH_ROWS, progress: Progress | None = None):
+        self.batch_size = batch_size
+        self.progress = progress
+
+    def run(self, scan: io.Scan, spec: PassSpec):
+        accumulator = spec.factory()
+        done = 0
+        for batch in _prefetch(scan.batches(spec.columns, self.batch_size)):
+            accumulator.update(batch)
+            done += batch.num_rows
+            if self.progress is not None:
+                self.progress(spec.label, done, scan.rows)
+        return accumulator.finish()
+
+
+def _prefetch(batches: Iterator, depth: int = 2) -> Iterator:
+    """Iterate ``batches`` in a background thread, ``depth`` batches ahead."""
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def produce():
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        box.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(end)
+        except BaseException as exc:  # handed to the consumer, raised there
+            box.put(exc)
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = box.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+class _Hash(threading.Thread):
+    """The input's SHA-256, computed beside the passes."""
+
+    def __init__(self, scan: io.Scan):
+        super().__init__(daemon=True)
+        self.scan, self.value, self.error = scan, "", None
+        self.start()
+
+    def run(self):
+        try:
+            self.value = self.scan.sha256()
+        except BaseException as exc:  # surfaced in result()
+            self.error = exc
+
+    def result(self) -> str:
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def _limit_blas():
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        import contextlib
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
+# --------------------------------------------------------------------------------------------
+# the reference, as a reusable record (a profile is this, saved)
+
+
+@dataclass
+class Reference:
+    """Everything compare needs of the reference, after its passes: what a profile stores."""
+
+    path: str
+    format: str
+    sha256: str
+    layout: Layout
+    family: Family
+    loss: Loss
+    stats: SideStats
+    classes: tuple[str, ...] | None = None
+    params: np.ndarray | None = None
+    energy_sum: float | None = None
+    curvature: np.ndarray | None = None
+    notes: tuple[str, ...] = ()
+    options: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# the engine
+
+
+@dataclass
+class Settings:
+    target: str | None
+    features: list[str] | None
+    exclude: list[str] | None
+    model: Family | None
+    loss: Loss | None
+    folds: int
+    entropy: str
+    seed: int
+    spread_rows: int | None = None
+
+
+def _default_family(stats: SideStats, layout: Layout) -> Family:
+    if not layout.target_numeric:
+        return Family.LOGISTIC
+    if stats.target_values is not None and stats.target_values.size <= MAX_CLASSES_FOR_DEFAULT:
+        return Family.LOGISTIC
+    return Family.LINEAR
+
+
+def _check_side(stats: SideStats, name: str) -> None:
+    if stats.rows_read == 0:
+        raise InputError(f"{name}: the file has a header but no data rows.")
+    if stats.rows_used == 0:
+        raise InputError(
+            f"{name}: every row has a missing or infinite value in the used columns; check"
+            " them or narrow --features."
+        )
+
+
+def _check_linear_target(stats: SideStats, layout: Layout, name: str) -> None:
+    if not layout.target_numeric:
+        raise ColumnError(
+            f"{name}: the target '{layout.target}' is not numeric, so --model linear cannot fit"
+            " it; use --model logistic."
+        )
+    t = layout.numeric_names.index(layout.target)
+    if stats.high[t] <= stats.low[t]:
+        raise ColumnError(
+            f"{name}: the target '{layout.target}' is constant ({stats.low[t]:g} in every used"
+            " row); there is nothing to fit. Check the file or pass another --target."
+        )
+
+
+def _side_classes(stats: SideStats, layout: Layout) -> list[str] | None:
+    """The class names of one side's target (None: too many to be classes)."""
+    if layout.target_numeric:
+        if stats.target_values is None:
+            return None
+        return _class_texts(stats.target_values, layout.target_integer and not stats.target_null)
+    j = layout.categorical_names.index(layout.target)
+    return [name for name, count in zip(stats.catalog.names[j], stats.counts[j]) if count > 0]
+
+
+def _classes(ref: SideStats, new: SideStats | None, layout: Layout, names) -> tuple[str, ...]:
+    sides = [(ref, names[0])] + ([(new, names[1])] if new is not None else [])
+    found = []
+    for stats, name in sides:
+        texts = _side_classes(stats, layout)
+        if texts is None:
+            raise ColumnError(
+                f"the target '{layout.target}' has more than {MAX_CLASSES} distinct values, too"
+                " many for classification; use --model linear."
+            )
+        found.append((texts, name))
+    classes = sorted(set().union(*(set(t) for t, _ in found)))
+    if len(classes) > MAX_CLASSES:
+        raise ColumnError(
+            f"the target '{layout.target}' has {len(classes)} distinct values, too many for"
+            " classification; use --model linear."
+        )
+    for texts, name in found:
+        if len(set(texts)) < 2:
+            raise ColumnError(
+                f"{name}: the target '{layout.target}' has a single class ({texts[0]!r});"
+                " classification needs at least two."
+            )
+    return tuple(classes)
+
+
+def profile_reference(
+    reference, settings: Settings, runner=None, name: str | None = None,
+    classes_from: SideStats | None = None, new_name: str | None = None,
+    hash_thread: "_Hash | None" = None,
+) -> Reference:
+    """Read the reference: its statistics, encoder and old model (``shiftemp profile``)."""
+    runner = runner or LocalRunner()
+    scan = reference if isinstance(reference, io.Scan) else io.scan(reference, name or "reference")
+    hashing = hash_thread or _Hash(scan)
+    layout = resolve_layout([scan.schema], [scan.path], settings.target, settings.features,
+                            settings.exclude)
+    return _finish_reference(scan, layout, settings, runner, hashing)
+
+
+def _first_pass(scan: io.Scan, layout: Layout, runner, capacity: int, label: str,
+                encoder: Encoder | None = None, folds: int = 5, seed: int = 0) -> SideStats:
+    spec = PassSpec(_SideFactory(layout, capacity, encoder, folds, seed), layout.used, label)
+    stats = runner.run(scan, spec)
+    stats.name = scan.path
+    stats.catalog.target_integer = layout.target_integer and not stats.target_null
+    return stats
+
+
+@dataclass
+class _SideFactory:
+    layout: Layout
+    capacity: int
+    encoder: Encoder | None
+    folds: int
+    seed: int
+
+    def __call__(self) -> SideStats:
+        return SideStats(self.layout, self.capacity, self.encoder, self.folds, self.seed)
+
+
+@dataclass
+class _LossFactory:
+    layout: Layout
+    encoder: Encoder
+    loss: Loss
+    params: list
+    roles: list
+    folds: int
+    seed: int
+    hessians: list
+    catalog: Catalog
+
+    def __call__(self) -> LossPass:
+        return LossPass(self.layout, self.encoder, self.loss, self.params, self.roles,
+                        self.folds, self.seed, self.hessians, self.catalog)
+
+
+#: The spread sample's capacity while a reference is read: the width of the design is not known
+#: until the categories are counted, so the buffer starts at the cap for the number of source
+#: columns and is cut to ``spread_size(p)`` afterwards (the bottom M' of a bottom M, M' <= M).
+def _initial_capacity(layout: Layout, rows: int | None) -> int:
+    numeric_features = sum(1 for c in layout.numeric_names if c != layout.target)
+    return spread_size(numeric_features + 1, rows)
+
+
+def _finish_reference(scan, layout, settings, runner, hashing, new_stats=None, new_name=None,
+                      new_scan=None) -> Reference:
+    capacity = _initial_capacity(layout, settings.spread_rows)
+    ref = _first_pass(scan, layout, runner, capacity, f"reading {scan.path}")
+    _check_side(ref, scan.path)
+    family = settings.model or _default_family(ref, layout)
+    from .models import check_loss
+    loss = check_loss(family, settings.loss)
+    if family is Family.LINEAR:
+        _check_linear_target(ref, layout, scan.path)
+    classes = None
+    if family is Family.LOGISTIC:
+        classes = _classes(ref, None, layout, [scan.path])
+    encoder = make_encoder(layout, family, ref, classes)
+    ref.sample.truncate(spread_size(encoder.p, settings.spread_rows))
+    reference = Reference(
+        path=scan.path, format=scan.format, sha256="", layout=layout, family=family, loss=loss,
+        stats=ref, classes=classes, notes=layout.notes,
+        options={"target": settings.target, "features": settings.features,
+                 "exclude": settings.exclude},
+    )
+    reference.encoder = encoder
+    _fit_reference(reference, scan, runner, settings)
+    reference.sha256 = hashing.result()
+    return reference
+
+
+def _reference_rows(reference: Reference):
+    ref, encoder = reference.stats, reference.encoder
+    rows = ref.sample_rows()
+    return encoder.design(rows, ref.catalog), encoder.target(rows, ref.catalog)
+
+
+def _fit_reference(reference: Reference, scan, runner, settings: Settings | None) -> None:
+    """The old model: exact from the moments (linear/MSE), or fitted by passes (logistic), or
+    on the spread sample (MAE); with its energy on the reference (a sum over its rows)."""
+    ref, encoder = reference.stats, reference.encoder
+    ridge = DEFAULT_RIDGE[reference.family]
+    if reference.family is Family.LINEAR and reference.loss is Loss.MSE:
+        G = reference_gram(ref, encoder)
+        b = solve_least_squares(G, G[0, 0], ridge)
+        reference.params = encoder.target_scale * b
+        reference.params[0] += encoder.target_centre
+        reference.energy_sum = _quadratic(G, b) * encoder.target_scale ** 2 * G[0, 0]
+        return
+    D_s, y_s = _reference_rows(reference)
+    if reference.family is Family.LINEAR:  # MAE: fitted on the spread sample
+        reference.params = solve_least_absolute(D_s, y_s, ridge)
+        sums = runner.run(scan, PassSpec(
+            _LossFactory(reference.layout, encoder, Loss.MAE, [reference.params], [ModelRole()],
+                         settings.folds, settings.seed, [False], ref.catalog),
+            reference.layout.used, f"measuring {scan.path}"))
+        reference.energy_sum = float(sums.train_loss[0])
+        return
+    K = len(reference.classes)
+    B0 = solve_logistic(D_s, y_s, K, ridge)
+    params, sums, notes = _newton_passes(
+        scan, runner, reference.layout, encoder, [B0], [ModelRole()], [(D_s, y_s, None)],
+        settings, ref.catalog, ridge, exact=[True], label=scan.path,
+    )
+    reference.params = params[0]
+    reference.energy_sum = float(sums.train_loss[0])
+    reference.curvature = sums.fisher[0] / sums.train_rows[0] + ridge * np.eye(params[0].size)
+    reference.notes = (*reference.notes, *notes)
+
+
+def _quadratic(G: np.ndarray, b: np.ndarray) -> float:
+    """``b~' G b~ / n`` with ``b~ = [-b, 1]``: the mean squared residual of b."""
+    v = np.append(-b, 1.0)
+    return float(v @ G @ v) / G[0, 0]
+
+
+def _newton_passes(scan, runner, layout, encoder, params, roles, samples, settings, catalog,
+                   ridge, exact, label):
+    """Advance the trainable models by chord Newton passes until each one's decrement is at
+    most :data:`NEWTON_TOL`; returns the parameters and the sums of the final pass (taken at
+    those parameters). ``samples`` give each model's warm-start rows for its first Hessian.
+    ``exact``: models that get a fresh exact Hessian every pass (Newton proper)."""
+    J = len(params)
+    params = [B.copy() for B in params]
+    hessian = [None] * J
+    for j, (D, y, mask) in enumerate(samples):
+        if roles[j].evaluate or exact[j]:
+            continue
+        rows = slice(None) if mask is None else mask
+        P = class_probabilities(D[rows], params[j])
+        hessian[j] = fisher_information(D[rows], P) + ridge * np.eye(params[j].size)
+    trainable = [not r.evaluate for r in roles]
+    done = [not t for t in trainable]
+    previous = [None] * J
+    step = [None] * J
+    notes = []
+    global LAST_PASSES
+    for passes in range(1, MAX_PASSES + 1):
+        LAST_PASSES = passes
+        want = list(exact)  # a converged model's Fisher is still wanted: the final pass's
+        sums = runner.run(scan, PassSpec(
+            _LossFactory(layout, encoder, Loss.CE, params, roles, settings.folds, settings.seed,
+                         want, catalog),
+            layout.used, f"fitting on {label} (pass {passes})"))
+        for j in range(J):
+            if done[j]:
+                continue
+            n = sums.train_rows[j]
+            B = params[j]
+            objective = sums.train_loss[j] / n + 0.5 * ridge * float(np.sum(B * B))
+            if sums.fisher[j] is not None:
+                hessian[j] = sums.fisher[j] / n + ridge * np.eye(B.size)
+            g = (sums.gradient[j] / n + ridge * B).ravel(order="F")
+            s = linalg.solve(hessian[j], g, assume_a="pos")
+            decrement = float(g @ s)
+            if decrement <= NEWTON_TOL:
+                done[j] = True
+                continue
+            if previous[j] is not None and objective > previous[j][0]:
+                # the chord step went uphill: halve it, and take exact Hessians from now on
+                old_B = previous[j][1]
+                step[j] = 0.5 * step[j]
+                params[j] = old_B - step[j]
+                exact[j] = True
+                if np.max(np.abs(step[j])) < 1e-14:
+                    params[j], done[j] = old_B, True
+                continue
+            if previous[j] is not None and decrement > 0.01 * previous[j][2]:
+                exact[j] = True  # slow (a poor sampled Hessian): Newton proper from now on
+            previous[j] = (objective, B, decrement)
+            step[j] = s.reshape(B.shape, order="F")
+            params[j] = B - step[j]
+        if all(done):
+            return params, sums, notes
+    notes.append(f"{label}: the logistic solver stopped after {MAX_PASSES} passes before its"
+                 " Newton decrement reached 1e-10")
+    return params, sums, notes
+
+
+def compare_stream(
+    reference, shifted, settings: Settings, runner=None, names: tuple[str, str] | None = None,
+) -> dict:
+    """The comparison by streaming: the parts of a :class:`shiftemp.report.Comparison`.
+
+    ``reference``: a path, frame, :class:`io.Scan` or a :class:`Reference` (from a profile).
+    """
+    runner = runner or LocalRunner()
+    new_scan = shifted if isinstance(shifted, io.Scan) else io.scan(shifted, (names or ("", "shifted"))[1])
+    new_hash = _Hash(new_scan)
+    with _limit_blas():
+        if isinstance(reference, Reference):
+            ref_info = reference
+            _check_profile_layout(reference, settings)
+            check_schema(reference.layout, new_scan.schema, new_scan.path, reference.path)
+            if settings.spread_rows is not None:
+                reference.stats.sample.truncate(
+                    spread_size(reference.encoder.p, settings.spread_rows))
+            ref_hash = None
+        else:
+            ref_scan = reference if isinstance(reference, io.Scan) else io.scan(
+                reference, (names or ("reference", ""))[0])
+            ref_hash = _Hash(ref_scan)
+            layout = resolve_layout([ref_scan.schema, new_scan.schema],
+                                    [ref_scan.path, new_scan.path],
+                                    settings.target, settings.features, settings.exclude)
+            ref_info = None
+        if ref_info is None:
+            family = settings.model
+            capacity = _initial_capacity(layout, settings.spread_rows)
+            ref = _first_pass(ref_scan, layout, runner, capacity, f"reading {ref_scan.path}")
+            _check_side(ref, ref_scan.path)
+            family = family or _default_family(ref, layout)
+            from .models import check_loss
+            loss = check_loss(family, settings.loss)
+            ref_info = Reference(
+                path=ref_scan.path, format=ref_scan.format, sha256="", layout=layout,
+                family=family, loss=loss, stats=ref, notes=layout.notes,
+            )
+            ref_info._scan = ref_scan
+        return _compare_with(ref_info, new_scan, settings, runner, ref_hash, new_hash)
+
+
+def check_schema(layout: Layout, schema: pa.Schema, name: str, reference_name: str) -> None:
+    """Check that an input with ``schema`` has the columns of ``layout``, of the same kinds."""
+    frame = _empty_frame(schema)
+    _check_columns(frame, name, layout.used, {layout.target: "the target"})
+    for column in layout.used:
+        was = column in layout.categorical_names
+        now = is_categorical(frame[column])
+        if was != now:
+            described = ["text" if k else "numeric" for k in (was, now)]
+            raise ColumnError(
+                f"column '{column}' is {described[0]} in {reference_name} but {described[1]} in"
+                f" {name}; make its type agree, or profile the reference without it."
+            )
+
+
+def _check_profile_layout(reference: Reference, settings: Settings) -> None:
+    fixed = reference.options
+    for option, value in (("--target", settings.target), ("--features", settings.features),
+                          ("--exclude", settings.exclude)):
+        key = option[2:]
+        if value is not None and value != fixed.get(key) and not (
+            key == "target" and value == reference.layout.target
+        ):
+            raise OptionError(
+                f"{option} {value} differs from the profile's ({fixed.get(key)}); a profile fixes"
+                f" the columns: build another profile, or omit {option}."
+            )
+    if settings.model is not None and settings.model is not reference.family:
+        raise OptionError(
+            f"--model {settings.model.value} differs from the profile's ({reference.family.value});"
+            " build the profile with that model, or omit --model."
+        )
+    if settings.loss is not None and settings.loss is not reference.loss:
+        raise OptionError(
+            f"--loss {settings.loss.value} differs from the profile's ({reference.loss.value});"
+            " build the profile with that loss, or omit --loss."
+        )
+
+
+def _compare_with(reference: Reference, new_scan, settings, runner, ref_hash, new_hash) -> dict:
+    layout, family, loss = reference.layout, reference.family, reference.loss
+    ref = reference.stats
+    names = (reference.path, new_scan.path)
+    from_profile = getattr(reference, "_scan", None) is None
+    if family is Family.LINEAR:
+        _check_linear_target(ref, layout, reference.path)
+        if reference.params is None:
+            encoder = make_encoder(layout, family, ref)
+            ref.sample.truncate(spread_size(encoder.p, settings.spread_rows))
+            reference.encoder = encoder
+        encoder = reference.encoder
+        capacity = spread_size(encoder.p, settings.spread_rows)
+        new = _first_pass(new_scan, layout, runner, capacity, f"reading {new_scan.path}",
+                          encoder, settings.folds, settings.seed)
+        _check_side(new, new_scan.path)
+        _check_linear_target(new, layout, new_scan.path)
+        if reference.params is None:
+            _fit_reference(reference, reference._scan, runner, settings)
+    else:
+        capacity = _initial_capacity(layout, settings.spread_rows)
+        new = _first_pass(new_scan, layout, runner, capacity, f"reading {new_scan.path}")
+        _check_side(new, new_scan.path)
+        classes = _classes(ref, new, layout, names)
+        if reference.params is None:
+            reference.classes = classes
+            encoder = make_encoder(layout, family, ref, classes)
+            ref.sample.truncate(spread_size(encoder.p, settings.spread_rows))
+            reference.encoder = encoder
+            _fit_reference(reference, reference._scan, runner, settings)
+        elif tuple(classes) != tuple(reference.classes):
+            extra = sorted(set(classes) - set(reference.classes))
+            raise InputError(
+                f"{new_scan.path} has classes of '{layout.target}' that the profile's reference"
+                f" lacks: {extra}; the old model cannot be refitted from a profile. Compare the"
+                " raw reference file instead."
+            )
+        encoder = reference.encoder
+        new.sample.truncate(spread_size(encoder.p, settings.spread_rows))
+    n_new = new.rows_used
+    if n_new < 2 * settings.folds:
+        raise InputError(
+            f"{new_scan.path}: {n_new} usable rows are too few for {settings.folds}-fold"
+            f" cross-fitting; it needs at least {2 * settings.folds} (or lower --folds)."
+        )
+    result = _transition(reference, new, new_scan, settings, runner)
+    notes = list(reference.notes)
+    if from_profile:
+        notes.append(f"reference statistics from the profile {getattr(reference, 'profile_path', reference.path)}")
+    notes += _side_notes(reference, new, names)
+    notes += result.pop("notes")
+    ref_sha = reference.sha256 if ref_hash is None else ref_hash.result()
+    reference.sha256 = ref_sha
+    result.update(
+        layout=layout, family=family, loss=loss, encoder=encoder, reference=reference, new=new,
+        new_scan=new_scan, new_sha256=new_hash.result(), notes=notes, from_profile=from_profile,
+    )
+    return result
+
+
+def _side_notes(reference: Reference, new: SideStats, names) -> list[str]:
+    notes = []
+    ref = reference.stats
+    for stats, name in ((ref, names[0]), (new, names[1])):
+        if stats.rows_dropped:
+            notes.append(f"{name}: dropped {stats.rows_dropped} of {stats.rows_read} rows with"
+                         " missing values")
+    for column, count in _unseen(reference, new).items():
+        baseline = reference.encoder.levels[column][0]
+        notes.append(
+            f"{names[1]}: {count} rows have a '{column}' category unseen in {names[0]};"
+            f" encoded as its most frequent category '{baseline}'"
+        )
+    return notes
+
+
+def _unseen(reference: Reference, new: SideStats) -> dict[str, int]:
+    found = {}
+    layout = reference.layout
+    for column in layout.categorical_features:
+        j = layout.categorical_names.index(column)
+        known = set(reference.encoder.levels[column])
+        missing = int(sum(c for name, c in zip(new.catalog.names[j], new.counts[j]) if name not in known))
+        if missing:
+            found[column] = missing
+    return found
+
+
+def _transition(reference: Reference, new: SideStats, new_scan, settings: Settings, runner) -> dict:
+    """Energies and entropies from the statistics."""
+    encoder, family, loss = reference.encoder, reference.family, reference.loss
+    ridge = DEFAULT_RIDGE[family]
+    K = settings.folds
+    ref = reference.stats
+    rows = new.sample_rows()
+    D_s = encoder.design(rows, new.catalog)
+    y_s = encoder.target(rows, new.catalog)
+    fold_s = encoder.folds_of(D_s, y_s, K, settings.seed)
+    D_r, y_r = _reference_rows(reference)
+    n, n_ref = new.rows_used, ref.rows_used
+    old = encoder.model(loss, reference.params)
+    notes: list[str] = []
+    curvature_new = None
+    sigma = {}
+    if family is Family.LINEAR and loss is Loss.MSE:
+        G_f = new.grams
+        G = G_f.sum(axis=0)
+        s2 = encoder.target_scale ** 2
+        scaled = lambda b: _scaled(b, encoder)  # noqa: E731
+        b_new = solve_least_squares(G, G[0, 0], ridge)
+        fold_params = []
+        held = 0.0
+        for f in range(K):
+            if G_f[f, 0, 0] == 0:
+                fold_params.append(None)
+                continue
+            rest = G - G_f[f]
+            b_f = solve_least_squares(rest, rest[0, 0], ridge)
+            fold_params.append(_unscaled(b_f, encoder))
+            v = np.append(-b_f, 1.0)
+            held += float(v @ G_f[f] @ v)
+        means = {
+            "before": _quadratic(G, scaled(reference.params)) * s2,
+            "in": _quadratic(G, b_new) * s2,
+            "out": held / G[0, 0] * s2,
+            "ref": reference.energy_sum / n_ref,
+        }
+        refreshed = encoder.model(loss, _unscaled(b_new, encoder))
+        sigma["new"] = means["in"] * n / max(n - encoder.p, 1)
+        sigma["ref"] = reference.energy_sum / max(n_ref - encoder.p, 1)
+        curvature_new = G[:encoder.p, :encoder.p] / n
+    elif family is Family.LINEAR:  # MAE: fits on the spread samples, energies measured exactly
+        b_new = solve_least_absolute(D_s, y_s, ridge)
+        fold_params = []
+        for f in range(K):
+            train = fold_s != f
+            fold_params.append(solve_least_absolute(D_s[train], y_s[train], ridge) if train.any() else b_new)
+        params = [reference.params, b_new, *fold_params]
+        roles = [ModelRole(evaluate=True), ModelRole(), *(ModelRole(fold=f) for f in range(K))]
+        sums = runner.run(new_scan, PassSpec(
+            _LossFactory(reference.layout, encoder, Loss.MAE, params, roles, K, settings.seed,
+                         [False] * len(params), new.catalog),
+            reference.layout.used, f"measuring {new_scan.path}"))
+        means = {
+            "before": sums.train_loss[0] / n, "in": sums.train_loss[1] / n,
+            "out": sums.held_loss[2:].sum() / n, "ref": reference.energy_sum / n_ref,
+        }
+        refreshed = encoder.model(loss, b_new)
+        if n > rows.n or n_ref > ref.sample.keys.size:
+            notes.append(_mae_note(refreshed, D_s, y_s, n))
+    else:  # logistic: chord Newton passes over the shifted data, K + 1 models at once
+        C = len(encoder.classes)
+        B_full = solve_logistic(D_s, y_s, C, ridge)
+        fold_params = [solve_logistic(D_s[fold_s != f], y_s[fold_s != f], C, ridge) for f in range(K)]
+        params = [reference.params, B_full, *fold_params]
+        roles = [ModelRole(evaluate=True), ModelRole(), *(ModelRole(fold=f) for f in range(K))]
+        samples = [(D_s, y_s, None), (D_s, y_s, None), *((D_s, y_s, fold_s != f) for f in range(K))]
+        exact = [False, settings.entropy == "parameters", *([False] * K)]
+        params, sums, solver_notes = _newton_passes(
+            new_scan, runner, reference.layout, encoder, params, roles, samples, settings,
+            new.catalog, ridge, exact, new_scan.path,
+        )
+        notes += solver_notes
+        b_new, fold_params = params[1], params[2:]
+        means = {
+            "before": sums.train_loss[0] / n, "in": sums.train_loss[1] / n,
+            "out": sums.held_loss[2:].sum() / n, "ref": reference.energy_sum / n_ref,
+        }
+        refreshed = encoder.model(loss, b_new)
+        if sums.fisher[1] is not None:
+            curvature_new = sums.fisher[1] / n + ridge * np.eye(b_new.size)
+    # per-row losses of the spread samples, for the standard errors
+    before_s = old.loss_per_row_design(D_s, y_s)
+    in_s = refreshed.loss_per_row_design(D_s, y_s)
+    out_s = np.empty_like(in_s)
+    for f in range(K):
+        mask = fold_s == f
+        if mask.any():
+            out_s[mask] = encoder.model(loss, fold_params[f]).loss_per_row_design(D_s[mask], y_s[mask])
+    ref_s = old.loss_per_row_design(D_r, y_r)
+    energy = Energy(
+        before=estimate_from_sample(means["before"], before_s, n),
+        after_in_sample=estimate_from_sample(means["in"], in_s, n),
+        after_out_of_sample=estimate_from_sample(means["out"], out_s, n),
+        delta_in_sample=estimate_from_sample(means["in"] - means["before"], in_s - before_s, n),
+        delta_out_of_sample=estimate_from_sample(means["out"] - means["before"], out_s - before_s, n),
+        reference=estimate_from_sample(means["ref"], ref_s, n_ref),
+        folds=K,
+    )
+    if settings.entropy == "data":
+        layout = reference.layout
+        a, b = _summaries(ref, new, layout)
+        entropy = data_entropy_change_of(a, b, layout.numeric_names, layout.categorical_names)
+    else:
+        entropy = _parameter_entropy(reference, old, refreshed, D_r, y_r, D_s, y_s, n, n_ref,
+                                     curvature_new, sigma, ridge)
+    return {"energy": energy, "entropy": entropy, "old": old, "notes": notes}
+
+
+def _summaries(ref: SideStats, new: SideStats, layout: Layout) -> tuple[DataSummary, DataSummary]:
+    return ref.summary(), new.summary()
+
+
+def _scaled(b: np.ndarray, encoder: Encoder) -> np.ndarray:
+    """Raw-target parameters in standardised-target units."""
+    out = np.asarray(b, dtype=float).copy()
+    out[0] -= encoder.target_centre
+    return out / encoder.target_scale
+
+
+def _unscaled(b: np.ndarray, encoder: Encoder) -> np.ndarray:
+    out = np.asarray(b, dtype=float) * encoder.target_scale
+    out[0] += encoder.target_centre
+    return out
+
+
+def _mae_note(model: Model, D: np.ndarray, y: np.ndarray, n: int) -> str:
+    r = y - D @ model.params_
+    h = kernel_bandwidth(r)
+    f0 = float(np.mean(np.exp(-0.5 * (r / h) ** 2)) / (h * np.sqrt(2 * np.pi)))
+    excess = model.n_params / (4 * f0 * D.shape[0])
+    energy = float(np.mean(np.abs(r)))
+    return (
+        f"MAE with the stream engine: the models are fitted on a spread sample of {D.shape[0]:,}"
+        f" of {n:,} rows and their energies measured on every row; the sample fit adds about"
+        f" {excess:.3g} ({excess / energy:.2%} of E_B) to the refreshed model's energy"
+    )
+
+
+def _parameter_entropy(reference, old, refreshed, D_r, y_r, D_s, y_s, n, n_ref, curvature_new,
+                       sigma, ridge):
+    family, loss = reference.family, reference.loss
+    encoder = reference.encoder
+    if family is Family.LINEAR and loss is Loss.MSE:
+        G_ref = reference_gram(reference.stats, encoder)
+        p = encoder.p
+        pen = np.diag(0.5 * _penalty(p, ridge, intercept=False))
+        A_ref = (G_ref[:p, :p] / n_ref + pen) / sigma["ref"]
+        A_new = (curvature_new + pen) / sigma["new"]
+        a = laplace_entropy(old, A_ref, n_ref, D_r, y_r, sigma2=sigma["ref"])
+        b = laplace_entropy(refreshed, A_new, n, D_s, y_s, sigma2=sigma["new"])
+    elif family is Family.LINEAR:  # MAE: from the spread samples
+        a = dataclasses.replace(parameter_entropy(old, D_r, y_r), rows=n_ref)
+        b = dataclasses.replace(parameter_entropy(refreshed, D_s, y_s), rows=n)
+    else:
+        a = laplace_entropy(old, reference.curvature, n_ref, D_r, y_r)
+        b = laplace_entropy(refreshed, curvature_new, n, D_s, y_s)
+    return parameter_entropy_change_of(a, b)
+
+
+# --------------------------------------------------------------------------------------------
+# the entry point of typetwo.compare
+
+
+PROFILE_SUFFIX = ".shiftemp"
+
+
+def is_profile(data) -> bool:
+    """A :class:`Reference` or the path of a ``.shiftemp`` profile."""
+    if isinstance(data, Reference):
+        return True
+    return isinstance(data, (str, os.PathLike)) and str(data).lower().endswith(PROFILE_SUFFIX)
+
+
+def _rows_and_bytes(data) -> tuple[int | None, int]:
+    if isinstance(data, pd.DataFrame):
+        return len(data), 0
+    if isinstance(data, io.Source):
+        return len(data.frame), 0
+    try:
+        scan = data if isinstance(data, io.Scan) else io.scan(data)
+    except InputError:
+        return None, 0  # the engine that reads it will say what is wrong
+    return scan.rows, scan.size_bytes if scan.file is not None else 0
+
+
+def _available_memory() -> int | None:
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not Linux
+        return None
+
+
+def choose_engine(engine: str, reference, shifted) -> str:
+    """The engine ``auto`` resolves to: ``stream`` for a profile, for inputs of more than
+    :data:`shiftemp.typetwo.AUTO_STREAM_ROWS` rows, or when the in-memory engine would need more
+    than half the available memory; ``memory`` otherwise."""
+    from .typetwo import AUTO_STREAM_ROWS, MEMORY_BYTES_PER_VALUE
+
+    if is_profile(reference):
+        if engine == "memory":
+            raise OptionError(
+                "--engine memory cannot compare with a profile; use --engine stream (or auto)."
+            )
+        return "stream" if engine == "auto" else engine
+    if engine != "auto":
+        return engine
+    need = 0
+    for data in (reference, shifted):
+        rows, size = _rows_and_bytes(data)
+        if rows is not None and rows > AUTO_STREAM_ROWS:
+            return "stream"
+        if rows is None:  # CSV: guess from the file size (about 20 bytes per value)
+            rows_estimate = size // 20
+            need += rows_estimate * MEMORY_BYTES_PER_VALUE
+            if rows_estimate > AUTO_STREAM_ROWS * 10:
+                return "stream"
+        elif size:
+            need += size * 4
+    available = _available_memory()
+    if available is not None and need > available / 2:
+        return "stream"
+    return "memory"
+
+
+def _scan(data, name: str) -> io.Scan:
+    return data if isinstance(data, io.Scan) else io.scan(data, name)
+
+
+def run_compare(reference, shifted, settings: Settings, engine: str, scheduler: str | None = None,
+                batch_size: int | None = None, progress: Progress | None = None) -> dict:
+    """The parts of the comparison report by the ``stream`` or ``dask`` engine."""
+    from .report import InputSummary, ModelSummary
+
+    batch_size = batch_size or io.BATCH_ROWS
+    if is_profile(reference) and not isinstance(reference, Reference):
+        from .profile import load
+
+        reference = load(reference)
+    if engine == "dask":
+        from .distributed import DaskRunner
+
+        with DaskRunner(scheduler, batch_size, progress) as runner:
+            result = compare_stream(reference, shifted, settings, runner)
+    else:
+        result = compare_stream(reference, shifted, settings, LocalRunner(batch_size, progress))
+    ref_info, new = result["reference"], result["new"]
+    ref = ref_info.stats
+    return {
+        "reference": InputSummary(
+            path=ref_info.path, format=ref_info.format, sha256=ref_info.sha256,
+            rows=ref.rows_read, rows_used=ref.rows_used, rows_dropped=ref.rows_dropped,
+        ),
+        "shifted": InputSummary(
+            path=result["new_scan"].path, format=result["new_scan"].format,
+            sha256=result["new_sha256"], rows=new.rows_read, rows_used=new.rows_used,
+            rows_dropped=new.rows_dropped, unseen_categories=_unseen(ref_info, new),
+        ),
+        "target": result["layout"].target,
+        "model": ModelSummary(
+            family=ref_info.family.value, loss=ref_info.loss.value,
+            ridge=float(DEFAULT_RIDGE[ref_info.family]),
+            features=result["encoder"].feature_names, n_params=result["old"].n_params,
+            classes=result["encoder"].classes,
+        ),
+        "energy": result["energy"], "entropy": result["entropy"], "notes": result["notes"],
+    }

@@ -1,0 +1,302 @@
+"""The command line: exit codes (the CI contract), error lines, formats and --output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import file_hash, regression_frame
+from shiftemp import Comparison, ExitCode
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
+    """Small CSV pairs: a concept shift (retrain) and no shift (keep)."""
+    folder = tmp_path_factory.mktemp("pairs")
+    rng = np.random.default_rng(31)
+    out = {}
+    for name, coef in (("shift", (1.0, 1.0, 0.25)), ("same", (1.0, -0.5, 0.25))):
+        old, new = folder / f"{name}_old.csv", folder / f"{name}_new.csv"
+        regression_frame(rng, 300, region=True).to_csv(old, index=False)
+        regression_frame(rng, 300, coef=coef, region=True).to_csv(new, index=False)
+        out[name] = (old, new)
+    return out
+
+
+def one_error_line(stderr: str) -> str:
+    """The one error line (notes about what was done may come before it)."""
+    lines = [
+        line for line in stderr.splitlines()
+        if line.strip() and not line.startswith("shiftemp: note: ")
+    ]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("shiftemp: error: ")
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+# -- exit codes ---------------------------------------------------------------------------------
+
+
+def test_exit_code_enum_is_the_documented_contract():
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 130]
+
+
+def test_retrain_without_the_gate_exits_0(run, pairs):
+    result = run("compare", *pairs["shift"], "--target", "y")
+    assert result.code == ExitCode.OK
+    assert "RETRAIN (hot):" in result.stdout
+
+
+def test_retrain_with_the_gate_exits_1(run, pairs):
+    result = run("compare", *pairs["shift"], "--target", "y", "--fail-on-retrain")
+    assert result.code == ExitCode.RETRAIN
+    assert "RETRAIN (hot):" in result.stdout
+
+
+def test_keep_with_the_gate_exits_0(run, pairs):
+    result = run("compare", *pairs["same"], "--target", "y", "--fail-on-retrain")
+    assert result.code == ExitCode.OK
+    assert "KEEP (" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--bogus"], "shiftemp: error: No such option: --bogus"),
+        (["--model", "tree"], "shiftemp: error: Invalid value for '--model'"),
+        (["--loss", "ce", "--model", "linear"],
+         "shiftemp: error: --loss ce does not go with --model linear; use --loss mse|mae."),
+        (["--folds", "1"], "shiftemp: error: --folds must be at least 2 for cross-fitting; got 1."),
+        (["--min-gain", "1.5"], "shiftemp: error: --min-gain is a fraction of the loss in [0, 1); got 1.5."),
+        (["--format", "xml"], "shiftemp: error: Invalid value for '--format'"),
+        (["--entropy", "free"], "shiftemp: error: Invalid value for '--entropy'"),
+        (["--target", "price"], "has no column 'price' (the target)."),
+        (["--features", "a,zz"], "has no column 'zz' (named in --features)."),
+        (["--exclude", "zz"], "has no column 'zz' (named in --exclude)."),
+    ],
+)
+def test_usage_and_input_errors_exit_2_with_one_line(run, pairs, args, message):
+    result = run("compare", *pairs["same"], "--target", "y", *args) if "--target" not in args \
+        else run("compare", *pairs["same"], *args)
+    assert result.code == ExitCode.USAGE
+    assert message in one_error_line(result.stderr)
+    assert result.stdout == ""
+
+
+def test_a_missing_argument_exits_2(run, pairs):
+    result = run("compare", pairs["same"][0])
+    assert result.code == ExitCode.USAGE
+    assert "Missing argument" in one_error_line(result.stderr)
+
+
+def test_a_missing_file_exits_2_naming_it(run, pairs, tmp_path):
+    missing = tmp_path / "nope.parquet"
+    result = run("compare", pairs["same"][0], missing)
+    assert result.code == ExitCode.USAGE
+    assert one_error_line(result.stderr) == f"shiftemp: error: {missing}: no such file or directory."
+
+
+def test_no_target_candidate_exits_2_listing_the_columns(run, tmp_path, rng):
+    old, new = tmp_path / "old.csv", tmp_path / "new.csv"
+    regression_frame(rng, 40).rename(columns={"y": "minutes"}).to_csv(old, index=False)
+    regression_frame(rng, 40).rename(columns={"y": "minutes"}).to_csv(new, index=False)
+    result = run("compare", old, new)
+    assert result.code == ExitCode.USAGE
+    assert one_error_line(result.stderr) == (
+        f"shiftemp: error: {old}: cannot tell the target: no column named target, label, y or"
+        " class. Its columns: ['a', 'b', 'c', 'minutes']. Pass --target with one of them."
+    )
+
+
+def test_an_ambiguous_target_exits_2_listing_the_columns(run, tmp_path, rng):
+    old, new = tmp_path / "old.csv", tmp_path / "new.csv"
+    for path in (old, new):
+        regression_frame(rng, 40).assign(label=1).to_csv(path, index=False)
+    result = run("compare", old, new)
+    assert result.code == ExitCode.USAGE
+    line = one_error_line(result.stderr)
+    assert "2 columns (y, label)" in line and "['a', 'b', 'c', 'y', 'label']" in line
+
+
+def test_target_detection_is_announced_on_stderr(run, pairs):
+    result = run("compare", *pairs["same"], "--format", "json")
+    assert result.code == 0
+    assert "shiftemp: note: using column 'y' as the target (pass --target to choose another)" \
+        in result.stderr
+    assert json.loads(result.stdout)["target"] == "y"
+    quiet = run("compare", *pairs["same"], "--quiet")
+    assert quiet.stderr == ""
+    assert quiet.stdout.count("\n") == 1 and quiet.stdout.startswith("KEEP (")
+
+
+# -- the process level: python -m shiftemp ------------------------------------------------------
+
+
+# each subprocess pays the imports (seconds on a busy machine): a few cases, run concurrently
+
+
+def test_module_exit_codes_and_error_lines_at_the_process_level(pairs, tmp_path):
+    corrupt = tmp_path / "corrupt.parquet"
+    corrupt.write_bytes(b"PAR1 this is not parquet")
+    old, new = pairs["shift"]
+    cases = {
+        "gate": ["compare", old, new, "--target", "y", "--fail-on-retrain", "-q"],
+        "corrupt-file": ["compare", old, corrupt],
+        "bad-option": ["compare", old, new, "--bogus"],
+    }
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    running = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "shiftemp", *map(str, args)], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, env=env,
+        )
+        for name, args in cases.items()
+    }
+    results = {name: (process.communicate(timeout=180), process.returncode)
+               for name, process in running.items()}
+    (stdout, stderr), code = results.pop("gate")
+    assert code == 1, stderr
+    assert stdout.startswith("RETRAIN (hot):") and stderr == ""
+    for name, ((stdout, stderr), code) in results.items():
+        assert code == 2, (name, stderr)
+        one_error_line(stderr)
+        assert stdout == "", name
+    assert "is not a parquet file" in results["corrupt-file"][0][1] or \
+        "cannot read it as parquet" in results["corrupt-file"][0][1]
+    assert "No such option: --bogus" in results["bad-option"][0][1]
+
+
+def test_output_onto_a_folder_exits_2(run, pairs, tmp_path):
+    result = run("compare", *pairs["same"], "--target", "y", "-o", tmp_path)
+    assert result.code == 2
+    assert "is a folder; --output needs a file name" in one_error_line(result.stderr)
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- output ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["json", "markdown", "table"])
+def test_output_writes_the_report_to_a_file(run, pairs, tmp_path, fmt):
+    target = tmp_path / f"report.{fmt}"
+    result = run("compare", *pairs["shift"], "--target", "y", "--format", fmt, "--output", target)
+    assert result.code == 0
+    assert result.stdout == ""
+    text = target.read_text()
+    if fmt == "json":
+        report = Comparison.from_json(text)
+        assert report.recommendation.retrain
+    elif fmt == "markdown":
+        assert text.startswith("### shiftemp: **RETRAIN** (hot)") and "| quantity |" in text
+    else:
+        assert "RETRAIN (hot):" in text and "\x1b[" not in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]
+
+
+def test_output_leaves_no_file_on_error(run, pairs, tmp_path):
+    target = tmp_path / "report.json"
+    result = run("compare", *pairs["same"], "--target", "nope", "--output", target)
+    assert result.code == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_keeps_an_old_report_on_error(run, pairs, tmp_path):
+    target = tmp_path / "report.json"
+    target.write_text("previous\n")
+    result = run("compare", *pairs["same"], "--folds", "1", "--output", target)
+    assert result.code == 2
+    assert target.read_text() == "previous\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_inputs_are_not_modified(run, pairs, tmp_path):
+    old, new = pairs["shift"]
+    before = file_hash(old), file_hash(new)
+    result = run("compare", old, new, "--target", "y", "--format", "json", "--output", tmp_path / "r.json")
+    assert result.code == 0
+    assert (file_hash(old), file_hash(new)) == before
+    report = Comparison.from_json((tmp_path / "r.json").read_text())
+    assert (report.reference.sha256, report.shifted.sha256) == before
+    assert report.reference.path == str(old) and report.reference.format == "csv"
+
+
+# -- formats ----------------------------------------------------------------------------------
+
+
+def test_format_json_parses_into_the_result_object(run, pairs):
+    result = run("compare", *pairs["same"], "--target", "y", "--format", "json", "--folds", "4")
+    assert result.code == 0
+    report = Comparison.from_json(result.stdout)
+    assert report.target == "y" and report.options["folds"] == 4 and report.energy.folds == 4
+    assert report.reference.rows == 300 and not report.recommendation.retrain
+
+
+def test_format_markdown_renders(run, pairs):
+    result = run("compare", *pairs["shift"], "--target", "y", "--format", "markdown")
+    assert result.code == 0
+    assert result.stdout.startswith("### shiftemp: **RETRAIN** (hot)")
+    assert "| quantity | value | 95% interval |" in result.stdout
+    assert "| E_A: old model on the new data |" in result.stdout
+
+
+def test_table_is_plain_when_not_a_terminal(run, pairs):
+    result = run("compare", *pairs["shift"], "--target", "y")
+    assert "\x1b[" not in result.stdout
+    assert "T = dE/dS, out of sample" in result.stdout
+    assert "columns that moved the entropy most" in result.stdout
+
+
+def test_help_documents_every_option_and_the_exit_codes(run):
+    result = run("compare", "--help")
+    assert result.code == 0
+    for option in ("--target", "--features", "--exclude", "--model", "--loss", "--folds",
+                   "--entropy", "--min-gain", "--seed", "--format", "--output",
+                   "--fail-on-retrain", "--quiet", "--no-color"):
+        assert option in result.stdout
+    assert "Exit codes" in result.stdout
+
+
+# -- the library does not load the CLI's dependencies -------------------------------------------
+
+
+def test_import_shiftemp_loads_neither_typer_nor_rich():
+    code = (
+        "import sys, shiftemp\n"
+        "report = shiftemp.compare\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'rich', 'click'))\n"
+        "print(loaded)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"
+
+
+def test_an_interrupt_exits_130_quietly(run, pairs, monkeypatch):
+    from shiftemp import cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "compare_datasets", interrupted)
+    result = run("compare", *pairs["same"], "--target", "y")
+    assert result.code == ExitCode.INTERRUPTED == 130
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_a_bug_is_not_disguised_as_a_usage_error(run, pairs, monkeypatch):
+    """Only ShiftempError becomes exit 2; anything else is a bug and surfaces."""
+    from shiftemp import cli
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("bug")
+
+    monkeypatch.setattr(cli, "compare_datasets", broken)
+    with pytest.raises(ZeroDivisionError):
+        run("compare", *pairs["same"], "--target", "y")
