@@ -8,13 +8,17 @@ The shift class names what happened:
 - ``warm``: significant energy released, but less than ``min_gain``: not worth a refresh.
 - ``cold``: the data entropy moved, but no significant energy is released: keep the model.
 - ``none``: neither moved.
+
+With a calibration (``compare --calibrate``, shiftemp/calibration.py), the standard errors of
+``dE`` and ``dS`` are widened by the inflation factors the reference's self-splits measured (at
+least 1), so that the test holds its nominal level on data like the reference.
 """
 
 from __future__ import annotations
 
 import enum
 
-from .report import Z95_ONE_SIDED, Energy, Entropy, Recommendation
+from .report import Z95, Z95_ONE_SIDED, Calibration, Energy, Entropy, Recommendation
 
 
 class ShiftClass(str, enum.Enum):
@@ -28,14 +32,21 @@ class ShiftClass(str, enum.Enum):
 DEFAULT_MIN_GAIN = 0.01
 
 
-def recommend(energy: Energy, entropy: Entropy, min_gain: float = DEFAULT_MIN_GAIN) -> Recommendation:
-    """Decide from the out-of-sample energy change and the entropy change."""
+def recommend(
+    energy: Energy, entropy: Entropy, min_gain: float = DEFAULT_MIN_GAIN,
+    calibration: Calibration | None = None,
+) -> Recommendation:
+    """Decide from the out-of-sample energy change and the entropy change (and, when given, the
+    reference's null spread)."""
     delta = energy.delta_out_of_sample
-    upper = delta.value + Z95_ONE_SIDED * delta.se
+    inflation = calibration.energy_inflation if calibration is not None else 1.0
+    upper = delta.value + Z95_ONE_SIDED * delta.se * inflation
     gain = energy.relative_gain
     significant = upper < 0
     material = gain >= min_gain
     moved = entropy.delta.clear_of_zero
+    if calibration is not None:
+        moved = abs(entropy.delta.value) > Z95 * entropy.delta.se * calibration.entropy_inflation
     what = "data" if entropy.kind == "data" else "parameter"
     if significant and material:
         shift = ShiftClass.HOT
@@ -71,4 +82,6 @@ def recommend(energy: Energy, entropy: Entropy, min_gain: float = DEFAULT_MIN_GA
         delta_upper_bound=float(upper),
         relative_gain=float(gain),
         min_gain=float(min_gain),
+        calibrated=calibration is not None,
+        bound_inflation=float(inflation),
     )

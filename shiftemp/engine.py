@@ -21,14 +21,13 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import numpy as np
 
 from .errors import OptionError
 from .models import Family, Loss, Model
-from .report import Temperature
 from .network import (
     Activation,
     Architecture,
@@ -37,11 +36,12 @@ from .network import (
     Schedule,
     TrainingResult,
     blas_threads,
-    sample_rows,
     fisher_diagonal,
     initial_laws,
+    sample_rows,
     train,
 )
+from .report import Temperature
 
 __all__ = [
     "ActivationComparison",
@@ -404,7 +404,8 @@ def engine(
     --------
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(300, 1)); y = X[:, 0] + 0.1 * rng.normal(size=300)
-    >>> report = engine(X, y, rng, hidden=(4,), activation=Activation.IDENTITY)
+    >>> short = Schedule(learning_rate=0.01, epochs=50)
+    >>> report = engine(X, y, rng, hidden=(4,), activation=Activation.IDENTITY, schedule=short)
     >>> report.engine_type.value, report.efficiency
     ('non-working', 0.0)
     """
@@ -714,7 +715,7 @@ def _transition(
             entropy_end=float(entropy_end[i]),
             entropy_change=d_entropy,
             temperature=point_temperature(float(layer_energy[i]), d_entropy, energy_scale=scale,
-                                    n_parameters=arch.layer_sizes[i]),
+                                          n_parameters=arch.layer_sizes[i]),
             ridge=float(ridges[i]),
         ))
     d_energy = result.energy_end - result.energy_start
@@ -806,4 +807,4 @@ def _json(value: Any) -> Any:
 
 
 def _to_dict(record: Any, skip: Sequence[str] = ()) -> dict[str, Any]:
-    return {f.name: _json(getattr(record, f.name)) for f in fields(record) if f.name not in skip}
+    return {f.name: _json(getattr(record, f.name)) for f in dataclasses.fields(record) if f.name not in skip}

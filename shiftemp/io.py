@@ -91,7 +91,12 @@ def read_table(path: Path) -> pa.Table:
         if kind == "parquet-directory":
             parts = parquet_parts(path)
             for part in parts:  # pyarrow's own message for a repeated name is obscure
-                check_unique_names(pq.read_schema(part).names, part)
+                try:
+                    names = pq.read_schema(part).names
+                except (pa.ArrowException, OSError, ValueError) as exc:
+                    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    raise InputError(f"{part}: cannot read it as parquet: {reason}") from exc
+                check_unique_names(names, part)
             return pads.dataset(parts, format="parquet").to_table()
         if kind == "parquet":
             check_unique_names(pq.read_schema(path).names, path)
@@ -119,8 +124,17 @@ def check_unique_names(names: list[str], path: Path) -> None:
 
 def check_output(path: str | os.PathLike, inputs) -> None:
     """Refuse an output path that is one of the ``inputs`` or lies inside an input folder: the
-    report would overwrite the data it describes."""
-    target = Path(path).resolve()
+    report would overwrite the data it describes; and one :func:`write_text` would refuse, before
+    the run rather than after it."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"{path}: the folder {folder} does not exist.")
+    if path.is_dir():
+        raise InputError(
+            f"{path}: is a folder; --output needs a file name, such as {path / 'report.json'}."
+        )
+    target = path.resolve()
     for data in inputs:
         if not isinstance(data, (str, os.PathLike)):
             continue

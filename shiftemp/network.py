@@ -34,7 +34,7 @@ from threadpoolctl import threadpool_limits
 
 from .errors import InputError, OptionError
 from .laws import DEFAULT_MIX, InitLaw, Law, make_law
-from .models import Loss
+from .models import Loss, residual_density_at_zero
 
 __all__ = [
     "Activation",
@@ -292,7 +292,12 @@ class Network:
 
     def output(self, X: np.ndarray) -> np.ndarray:
         """Raw outputs (n, n_outputs): the value, or the logits."""
-        return _Kernel(self.architecture, len(X)).forward(self.parameters, _as_features(X, self.architecture))
+        X = _as_features(X, self.architecture)
+        out = np.empty((len(X), self.architecture.n_outputs))
+        kernel = _Kernel(self.architecture, min(len(X), _CHUNK_ROWS))
+        for start in range(0, len(X), _CHUNK_ROWS):
+            out[start:start + _CHUNK_ROWS] = kernel.forward(self.parameters, X[start:start + _CHUNK_ROWS])
+        return out
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predictions: the value (n,) for regression, class probabilities (n, K) otherwise."""
@@ -411,13 +416,20 @@ class _Kernel:
     def __init__(self, architecture: Architecture, rows: int) -> None:
         self.arch = architecture
         rows = max(int(rows), 1)
-        s = architecture.sizes
-        self.acts = [np.empty((rows, w)) for w in s[1:]]
-        self.deltas = [np.empty((rows, w)) for w in s[1:]]
-        self.tmp = [np.empty((rows, w)) for w in s[1:]]
-        # a product with a ones vector sums the rows faster than ndarray.sum(axis=0)
-        self.ones = np.ones(rows)
+        self.rows = rows
+        self.acts = [np.empty((rows, w)) for w in architecture.sizes[1:]]
+        self._backward_buffers: tuple[list[np.ndarray], list[np.ndarray], np.ndarray] | None = None
         self._views: dict[int, tuple[np.ndarray, list]] = {}
+
+    def buffers(self) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+        """Deltas, scratch and a ones vector for the backward pass, allocated on first use."""
+        if self._backward_buffers is None:
+            widths = self.arch.sizes[1:]
+            deltas = [np.empty((self.rows, w)) for w in widths]
+            tmp = [np.empty((self.rows, w)) for w in widths]
+            # a product with a ones vector sums the rows faster than ndarray.sum(axis=0)
+            self._backward_buffers = (deltas, tmp, np.ones(self.rows))
+        return self._backward_buffers
 
     def views(self, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """(W_l, b_l) views of ``flat``, cached: a training run reuses the same few buffers."""
@@ -455,7 +467,8 @@ class _Kernel:
         m = len(X)
         views = self.views(flat)
         grads = self.views(grad)
-        ones = self.ones[:m]
+        deltas, tmp, ones = self.buffers()
+        ones = ones[:m]
         if scale != 1.0:
             delta *= scale
         for i in range(self.arch.n_layers - 1, -1, -1):
@@ -464,9 +477,9 @@ class _Kernel:
             np.matmul(A_in.T, delta, out=gW)
             np.matmul(ones, delta, out=gb)
             if i > 0:
-                below = self.deltas[i - 1][:m]
+                below = deltas[i - 1][:m]
                 np.matmul(delta, views[i][0].T, out=below)
-                _times_derivative(self.arch.activation, A_in, below, self.tmp[i - 1][:m])
+                _times_derivative(self.arch.activation, A_in, below, tmp[i - 1][:m])
                 delta = below
 
     def backward_squares(self, flat: np.ndarray, X: np.ndarray, delta: np.ndarray, fisher: np.ndarray) -> None:
@@ -478,6 +491,7 @@ class _Kernel:
         m = len(X)
         views = self.views(flat)
         acc = self.views(fisher)
+        deltas, tmp, _ = self.buffers()
         for i in range(self.arch.n_layers - 1, -1, -1):
             A_in = X if i == 0 else self.acts[i - 1][:m]
             fW, fb = acc[i]
@@ -485,9 +499,9 @@ class _Kernel:
             fW += (A_in * A_in).T @ d2
             fb += d2.sum(axis=0)
             if i > 0:
-                below = self.deltas[i - 1][:m]
+                below = deltas[i - 1][:m]
                 np.matmul(delta, views[i][0].T, out=below)
-                _times_derivative(self.arch.activation, A_in, below, self.tmp[i - 1][:m])
+                _times_derivative(self.arch.activation, A_in, below, tmp[i - 1][:m])
                 delta = below
 
 
@@ -528,13 +542,6 @@ def _energy_and_gradient(
 # empirical Fisher information
 
 
-def residual_density_at_zero(r: np.ndarray) -> float:
-    """Gaussian-kernel density of the residuals at 0 with Silverman's bandwidth (1 / target units)."""
-    from .models import residual_density_at_zero as density
-
-    return density(r)
-
-
 def fisher_diagonal(network: Network, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``n F_jj``: the row-summed squared score of every parameter, (n_parameters,).
 
@@ -547,9 +554,9 @@ def fisher_diagonal(network: Network, X: np.ndarray, y: np.ndarray) -> np.ndarra
 
     Notes
     -----
-    ``F_jj = (1/n) sum_i s_ij^2`` is the empirical Fisher information; for a linear model it
-    reproduces the diagonal of theory section 2's precisions (``X'X / sigma^2`` for MSE,
-    ``4 f(0)^2 X'X`` for MAE).
+    ``F_jj = (1/n) sum_i s_ij^2`` is the empirical Fisher information; for a linear model its
+    expectation over the noise is the diagonal of theory section 2's precisions (``X'X / sigma^2``
+    for MSE, ``4 f(0)^2 X'X`` for MAE), and for MAE it is that diagonal exactly.
     """
     arch = network.architecture
     X, y = _check_data(arch, X, y)

@@ -48,6 +48,7 @@ from .stream import (
 )
 
 FORMAT = "shiftemp-profile"
+SUFFIX = ".shiftemp"
 #: Bumped when a reader of the previous version could not read the new one.
 VERSION = 1
 
@@ -65,6 +66,16 @@ def build(data, *, target=None, features=None, exclude=None, model=None, loss=No
         with DaskRunner(scheduler, batch_size or io.BATCH_ROWS, progress) as runner:
             return profile_reference(data, settings, runner)
     return profile_reference(data, settings, LocalRunner(batch_size or io.BATCH_ROWS, progress))
+
+
+def describe(reference: Reference, path) -> str:
+    """One line about a profile: where it was written, of what."""
+    stats = reference.stats
+    return (
+        f"wrote {path}: {stats.rows_used:,} rows of {reference.path},"
+        f" {reference.family.value}/{reference.loss.value} on"
+        f" {len(reference.encoder.feature_names)} features, target '{reference.layout.target}'"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -111,6 +122,7 @@ def to_members(reference: Reference) -> dict[str, bytes]:
         "indicators": [list(pair) for pair in stats.onehot],
         "count": stats.moments.count,
         "target_null": bool(stats.target_null),
+        "numeric_target": bool(stats.catalog.numeric_target),
         "spread_rows": int(stats.sample.capacity),
         "notes": list(reference.notes),
     }
@@ -179,7 +191,7 @@ def load(path) -> Reference:
     sample.numeric_t = _array(members, "sample_numeric.npy", path).T.copy()
     sample.codes_t = _array(members, "sample_codes.npy", path).T.copy()
     stats.sample = sample
-    stats.catalog.target_integer = layout.target_integer and not stats.target_null
+    stats.catalog.numeric_target = bool(meta.get("numeric_target", False))
     stats.name = source["path"]
     family, loss = Family(meta["model"]["family"]), Loss(meta["model"]["loss"])
     classes = tuple(meta["classes"]) if meta["classes"] else None

@@ -13,7 +13,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from .report import Comparison, Estimate, Temperature
+from .report import Comparison, Estimate, FeatureEnergy, Temperature
 
 TOP_COLUMNS = 5
 
@@ -62,7 +62,38 @@ def figure_rows(report: Comparison) -> list[tuple[str, str, str]]:
         ("dS (nats)", _num(s.delta.value), _interval(s.delta)),
         ("T = dE/dS, out of sample", *t_oos),
         ("T = dE/dS, in sample", *t_in),
+        *calibration_rows(report),
         ("shift class", report.recommendation.shift_class, ""),
+    ]
+
+
+def calibration_rows(report: Comparison) -> list[tuple[str, str, str]]:
+    """The ambient-temperature rows of a calibrated report (none otherwise)."""
+    c = report.calibration
+    if c is None:
+        return []
+    how = f"{c.splits} {c.order}-order self-splits of the reference, {c.rows_old:,} vs {c.rows_new:,} rows"
+    return [
+        ("dE null spread (sd)", _num(c.delta_energy.sd),
+         f"z-spread {c.delta_energy.z_sd:.2f}: dE bound widened x{c.energy_inflation:.2f}"),
+        ("dS null spread (sd)", _num(c.delta_entropy.sd),
+         f"z-spread {c.delta_entropy.z_sd:.2f}: dS interval widened x{c.entropy_inflation:.2f}"),
+        ("ambient temperature", c.temperature.describe(), f"sd(dE)/sd(dS) over {how}"),
+    ]
+
+
+def _change(row: FeatureEnergy) -> str:
+    return ", ".join(f"{v:+.4g}" for v in row.coefficient_change)
+
+
+def energy_rows(report: Comparison) -> list[tuple[str, str, str, str]]:
+    """(feature, coefficient change, energy, share) of the features that carry the most released
+    energy, at most five."""
+    if report.explanation is None:
+        return []
+    return [
+        (f.feature, _change(f), f"{f.energy:+.4g}", f"{f.share:.1%}")
+        for f in report.explanation.features[:TOP_COLUMNS]
     ]
 
 
@@ -104,6 +135,15 @@ def table(report: Comparison) -> Group:
         if report.entropy.dependence is not None and len(report.entropy.columns) > 1:
             columns.add_row("(dependence)", "joint", "", "", f"{report.entropy.dependence:+.4g}")
         parts.append(columns)
+    if energy_rows(report):
+        carriers = Table(
+            title="features that carry the released energy", box=box.SIMPLE, title_justify="left",
+        )
+        for name in ("feature", "coefficient change", "energy (in sample)", "share"):
+            carriers.add_column(name, justify="left" if name == "feature" else "right")
+        for row in energy_rows(report):
+            carriers.add_row(*row)
+        parts.append(carriers)
     verdict = report.recommendation
     style = "bold red" if verdict.retrain else "bold green"
     line = Text()
@@ -134,6 +174,10 @@ def markdown(report: Comparison) -> str:
             f"| {c.column} | {c.kind} | {c.delta:+.4g} |"
             for c in report.entropy.columns[:TOP_COLUMNS]
         ]
+    if energy_rows(report):
+        lines += ["", "| feature | coefficient change | energy released (in sample) | share |",
+                  "|---|---:|---:|---:|"]
+        lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in energy_rows(report)]
     lines += [""] + [f"- {line}" for line in (*_footer(report), *report.notes)]
     return "\n".join(lines) + "\n"
 
@@ -155,3 +199,114 @@ def show(report: Comparison, fmt: Format, console: Console) -> None:
         console.print(table(report))
     else:
         console.file.write(render_text(report, fmt))
+
+
+# --------------------------------------------------------------------------------------------
+# shiftemp engine
+
+
+def layer_rows(layers, transition) -> list[tuple[str, ...]]:
+    """(layer, parameters, dE_l, share, dS_l, T_l) rows and a total row with the residual."""
+    rows = [
+        (
+            layer.name, f"{layer.n_parameters:,}", _num(layer.energy_change),
+            "-" if layer.share is None else f"{layer.share:.1%}", _num(layer.entropy_change),
+            layer.temperature.describe(),
+        )
+        for layer in layers
+    ]
+    rows.append((
+        "total", f"{sum(layer.n_parameters for layer in layers):,}", _num(transition.energy_change),
+        f"residual {_num(transition.residual)}", _num(transition.entropy_change),
+        transition.temperature.describe(),
+    ))
+    return rows
+
+
+LAYER_HEADERS = ("layer", "parameters", "dE_l", "share", "dS_l (nats)", "T_l")
+
+
+def engine_rows(report) -> list[tuple[str, str]]:
+    """(quantity, value) rows of the heat-engine figures of one trained network."""
+    carnot = "-" if report.carnot_bound is None else f"{report.carnot_bound:.3f}"
+    under = {True: "yes", False: "no", None: "-"}[report.under_carnot]
+    return [
+        ("E_A: expected energy at initialization",
+         f"{_num(report.initial_energy)} ± {_num(report.initial_energy_se)}"),
+        ("E_net*: trained network", _num(report.trained_energy)),
+        ("E_linear*: best linear model", _num(report.linear_energy)),
+        ("heat Q = E_A - E_net*", _num(report.heat)),
+        ("work W = E_linear* - E_net*", _num(report.work)),
+        ("work efficiency eta", f"{report.efficiency:.3f}"),
+        ("Carnot bound over the layers", f"{carnot} (eta under it: {under})"),
+        ("Type I temperature T_I", report.temperature.describe()),
+        ("engine type", report.engine_type.value),
+    ]
+
+
+def engine_table(run) -> Group:
+    """The rich renderable of ``shiftemp engine``."""
+    parts: list = []
+    for report in run.reports:
+        title = (
+            f"{report.activation.value} network {list(report.hidden)} on {run.data.path}:"
+            f" per-layer transition ({report.energy_unit})"
+        )
+        layers = Table(title=title, box=box.SIMPLE_HEAVY, title_justify="left")
+        for name in LAYER_HEADERS:
+            layers.add_column(name, justify="left" if name == "layer" else "right")
+        for row in layer_rows(report.layers, report.transition):
+            layers.add_row(*row)
+        figures = Table(box=box.SIMPLE, show_header=False)
+        figures.add_column("quantity")
+        figures.add_column("value", justify="right")
+        for row in engine_rows(report):
+            figures.add_row(*row)
+        parts += [layers, figures, Text(report.summary), Text("")]
+    if len(run.reports) > 1:
+        summary = Table(title="activations compared", box=box.SIMPLE_HEAVY, title_justify="left")
+        for name in ("activation", "E_A", "E_net*", "E_linear*", "W", "Q", "eta", "Carnot", "type"):
+            summary.add_column(name, justify="left" if name in ("activation", "type") else "right")
+        for r in run.reports:
+            summary.add_row(
+                r.activation.value, _num(r.initial_energy), _num(r.trained_energy),
+                _num(r.linear_energy), _num(r.work), _num(r.heat), f"{r.efficiency:.3f}",
+                "-" if r.carnot_bound is None else f"{r.carnot_bound:.3f}", r.engine_type.value,
+            )
+        parts.append(summary)
+    t = run.reports[0]
+    parts.append(Text(
+        f"training: {t.training.optimizer}, {t.training.epochs} epochs, {t.training.steps:,} steps;"
+        f" rows {t.training.rows_used:,} of {t.training.rows_total:,}"
+        + (" (sampled)" if t.training.sampled else ""), style="dim",
+    ))
+    return Group(*parts)
+
+
+def engine_markdown(run) -> str:
+    """Markdown rendering of ``shiftemp engine``."""
+    lines = [f"### shiftemp engine: `{run.data.path}`, target `{run.target}`", ""]
+    for report in run.reports:
+        lines += [
+            f"#### {report.activation.value} network {list(report.hidden)}", "",
+            report.summary, "",
+            "| " + " | ".join(LAYER_HEADERS) + " |", "|---|" + "---:|" * (len(LAYER_HEADERS) - 1),
+        ]
+        lines += ["| " + " | ".join(row) + " |" for row in layer_rows(report.layers, report.transition)]
+        lines += ["", "| quantity | value |", "|---|---:|"]
+        lines += [f"| {q} | {v} |" for q, v in engine_rows(report)]
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def render_engine_text(run, fmt: Format, width: int = 110) -> str:
+    """``shiftemp engine``'s report as plain text in ``fmt``."""
+    if fmt is Format.JSON:
+        import json
+
+        return json.dumps(run.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    if fmt is Format.MARKDOWN:
+        return engine_markdown(run)
+    buffer = _io.StringIO()
+    Console(file=buffer, width=width, color_system=None, force_terminal=False).print(engine_table(run))
+    return buffer.getvalue()

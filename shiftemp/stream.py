@@ -44,6 +44,8 @@ from . import io
 from .dataset import (
     MAX_CLASSES,
     MAX_CLASSES_FOR_DEFAULT,
+    MAX_LEVELS,
+    TARGET_MAGNITUDE,
     _check_columns,
     is_categorical,
     resolve_features,
@@ -72,6 +74,7 @@ from .models import (
     Loss,
     Model,
     _penalty,
+    check_loss,
     class_probabilities,
     fisher_information,
     kernel_bandwidth,
@@ -258,9 +261,9 @@ class SpreadSample:
 class Catalog:
     """The categories of one side's categorical columns, coded in order of appearance."""
 
-    #: whether a numeric target's classes are named as integers ("1") or floats ("1.0"): pandas
-    #: reads an integer column with missing values as floats
-    target_integer = False
+    #: whether this side's target column holds numbers (its class labels are then written as
+    #: ``dataset._class_labels`` writes them: 1.0 and 1 both as "1")
+    numeric_target = False
 
     def __init__(self, m: int):
         self.index: list[dict[str, int]] = [{} for _ in range(m)]
@@ -315,7 +318,6 @@ class Layout:
     categorical_features: tuple[str, ...]
     numeric_names: tuple[str, ...]
     categorical_names: tuple[str, ...]
-    target_integer: bool
     notes: tuple[str, ...]
 
     @property
@@ -348,28 +350,33 @@ def resolve_layout(
     feature_columns = resolve_features(list(frames[0].columns), target, features, exclude, names[0])
     for frame, name in zip(frames, names):
         _check_columns(frame, name, [target, *feature_columns], {target: "the target"})
+    if features is None and len(frames) > 1:
+        extra = [str(c) for c in frames[1].columns if c not in set(frames[0].columns)]
+        if extra:
+            notes.append(f"{names[1]}: columns not in {names[0]} are ignored: {', '.join(extra)}")
     categorical_features = []
-    for column in [*feature_columns, target]:
+    for column in feature_columns:
         kinds = [is_categorical(frame[column]) for frame in frames]
         if len(set(kinds)) > 1:
             described = ["text" if k else "numeric" for k in kinds]
-            fix = f"pass --exclude {column}" if column != target else "pass another --target"
             raise ColumnError(
                 f"column '{column}' is {described[0]} in {names[0]} but {described[1]} in"
-                f" {names[1]}; make its type agree or {fix}."
+                f" {names[1]}; make its type agree or pass --exclude {column}."
             )
-        if kinds[0] and column != target:
+        if kinds[0]:
             categorical_features.append(column)
     used = [*feature_columns, target]
-    numeric = [c for c in used if c not in categorical_features and not is_categorical(frames[0][c])]
-    target_type = schemas[0].field(target).type
+    # the target is numeric only when it is numeric in both files (dataset.prepare)
+    numeric = [
+        c for c in used if c not in categorical_features
+        and not any(is_categorical(frame[c]) for frame in frames)
+    ]
     return Layout(
         target=str(target),
         feature_columns=tuple(map(str, feature_columns)),
         categorical_features=tuple(map(str, categorical_features)),
         numeric_names=tuple(map(str, numeric)),
         categorical_names=tuple(str(c) for c in used if c not in numeric),
-        target_integer=bool(pa.types.is_integer(target_type)),
         notes=tuple(notes),
     )
 
@@ -410,6 +417,9 @@ class SideStats:
         self.rows_read = 0
         self.rows_dropped = 0
         self.target_null = False
+        self.target_top = 0.0  # the target's largest magnitude (linear: losses must not overflow)
+        self.present = np.zeros(a + b, dtype=np.int64)  # values per column, numeric ones first
+        self.infinite = np.zeros(a, dtype=bool)
         self.target_values: np.ndarray | None = np.zeros(0)
         self.sample = SpreadSample(capacity, a, b)
         self._features = [layout.categorical_names.index(c) for c in layout.categorical_features]
@@ -444,12 +454,21 @@ class SideStats:
         finite = bool(np.isfinite(sums).all())
         complete = not codes.size or codes.min() >= 0
         if not (finite and complete):
-            keep = np.isfinite(numeric).all(axis=0) & (codes >= 0).all(axis=0)
+            good = np.isfinite(numeric)
+            self.infinite |= np.isinf(numeric).any(axis=1)
+            self.present[: good.shape[0]] += good.sum(axis=1)
+            self.present[good.shape[0]:] += (codes >= 0).sum(axis=1)
+            keep = good.all(axis=0) & (codes >= 0).all(axis=0)
             self.rows_dropped += int(n - keep.sum())
             numeric, codes = numeric[:, keep], codes[:, keep]
             if not keep.any():
                 return None
             sums = numeric.sum(axis=1)
+        else:
+            self.present += n
+        if layout.target_numeric:
+            t = layout.numeric_names.index(layout.target)
+            self.target_top = max(self.target_top, float(np.abs(numeric[t]).max()))
         # ranges only of the columns that have not varied yet: a column is constant or not,
         # and `low < high` once it has varied (the values themselves are not needed)
         todo = np.flatnonzero(self.low >= self.high)
@@ -532,6 +551,9 @@ class SideStats:
         self.rows_read += other.rows_read
         self.rows_dropped += other.rows_dropped
         self.target_null |= other.target_null
+        self.target_top = max(self.target_top, other.target_top)
+        self.present += other.present
+        self.infinite |= other.infinite
         if self.target_values is None or other.target_values is None:
             self.target_values = None
         else:
@@ -639,6 +661,7 @@ class Encoder:
             else:
                 offsets = {c: i for i, c in enumerate(self.classes)}
                 default = -2
+                names = _labels_of_texts(names, catalog.numeric_target)
             found = np.array([offsets.get(name, default) for name in names] + [default], dtype=np.int64)
             self._lookups = {k: v for k, v in self._lookups.items() if k[:3] != key[:3]}
             self._lookups[key] = found
@@ -679,7 +702,7 @@ class Encoder:
             if self.classes is None:
                 return values
             uniques, inverse = np.unique(values, return_inverse=True)
-            texts = _class_texts(uniques, catalog.target_integer)
+            texts = class_labels(uniques)
             return np.array([self.classes.index(t) for t in texts], dtype=np.int64)[inverse]
         j = layout.categorical_names.index(layout.target)
         return self._lookup("class", j, catalog)[rows.codes[j]]
@@ -729,10 +752,21 @@ class Encoder:
         return model
 
 
-def _class_texts(values: np.ndarray, integer: bool) -> list[str]:
-    """Class names of numeric target values, as pandas' ``astype(str)`` writes them."""
-    series = pd.Series(values.astype(np.int64) if integer else values)
-    return series.astype(str).tolist()
+def class_labels(values: np.ndarray) -> list[str]:
+    """Class labels of numeric target values as ``dataset._class_labels`` writes them: whole
+    numbers as integers, whatever the column's dtype."""
+    values = np.asarray(values, dtype=float)
+    text = values.astype(str).astype(object)
+    integral = values == np.round(values)
+    text[integral] = values[integral].astype(np.int64).astype(str)
+    return list(text)
+
+
+def _labels_of_texts(texts: list[str], numeric: bool) -> list[str]:
+    """Class labels of a categorical target's category names (numbers written alike)."""
+    if not numeric:
+        return list(texts)
+    return class_labels(np.array([float(t) for t in texts]))
 
 
 def make_encoder(layout: Layout, family: Family, ref: SideStats, classes=None,
@@ -745,6 +779,13 @@ def make_encoder(layout: Layout, family: Family, ref: SideStats, classes=None,
         if column in layout.categorical_features:
             j = layout.categorical_names.index(column)
             order = _category_order(ref.catalog.names[j], ref.counts[j])
+            if len(order) > MAX_LEVELS:
+                raise ColumnError(
+                    f"{name}: column '{column}' has {len(order):,} categories, more than"
+                    f" {MAX_LEVELS:,}: one-hot encoding would add a parameter for each. Pass"
+                    f" --exclude {column} (an identifier is no feature), or group its values"
+                    " into fewer categories."
+                )
             levels[column] = order
             for level in order[1:]:
                 feature_names.append(f"{column}={level}")
@@ -893,13 +934,102 @@ class LossPass:
         return self
 
 
+class PathPass:
+    """Sums of the energy's gradient along the path from the refreshed to the old parameters, on
+    every row (``shiftemp.explain``): MAE exactly (each residual changes sign at most once), CE at
+    the Gauss-Legendre nodes."""
+
+    def __init__(self, layout: Layout, encoder: Encoder, loss: Loss, old: np.ndarray,
+                 new: np.ndarray, catalog: Catalog):
+        from .explain import QUADRATURE_NODES
+
+        self.layout, self.encoder, self.loss, self.catalog = layout, encoder, loss, catalog
+        self.old, self.new = old, new
+        nodes, weights = np.polynomial.legendre.leggauss(QUADRATURE_NODES)
+        self.t, self.w = 0.5 * (nodes + 1.0), 0.5 * weights
+        self.total = np.zeros_like(new, dtype=float)
+        self.rows = 0
+        self._stats = SideStats(layout, 2, None)
+        self._stats.catalog = _FrozenCatalog(catalog)
+
+    def update(self, batch: pa.RecordBatch) -> None:
+        rows = self._stats.decode(batch)
+        if rows is None:
+            return
+        D = self.encoder.design(rows, self.catalog)
+        y = self.encoder.target(rows, self.catalog)
+        delta = self.old - self.new
+        self.rows += D.shape[0]
+        if self.loss is Loss.MAE:
+            a = y - D @ self.new
+            b = D @ delta
+            with np.errstate(divide="ignore", invalid="ignore"):
+                crossing = np.where(b != 0, a / b, np.inf)
+            inside = (crossing > 0) & (crossing < 1)
+            mean_sign = np.where(inside, np.sign(a) * (2 * crossing - 1), np.sign(a - 0.5 * b))
+            self.total += -D.T @ mean_sign
+            return
+        n, m = D.shape[0], self.new.shape[1]
+        Y = np.zeros((n, m))
+        hit = y > 0
+        Y[np.flatnonzero(hit), y[hit] - 1] = 1.0
+        for t, w in zip(self.t, self.w):
+            P = class_probabilities(D, self.new + t * delta)
+            self.total += w * (D.T @ (P[:, 1:] - Y))
+
+    def merge(self, other: "PathPass") -> "PathPass":
+        self.total += other.total
+        self.rows += other.rows
+        return self
+
+    def finish(self) -> "PathPass":
+        return self
+
+
+@dataclass
+class _PathFactory:
+    layout: Layout
+    encoder: Encoder
+    loss: Loss
+    old: np.ndarray
+    new: np.ndarray
+    catalog: Catalog
+
+    def __call__(self) -> PathPass:
+        return PathPass(self.layout, self.encoder, self.loss, self.old, self.new, self.catalog)
+
+
+def explanation_of(old: Model, refreshed: Model, path: np.ndarray, total: float, method: str,
+                   feature_names: tuple[str, ...]):
+    """The :class:`shiftemp.report.Explanation` of a path-integrated gradient (as
+    :func:`shiftemp.explain.explain_energy` assembles it from per-row data)."""
+    from .explain import INTERCEPT
+    from .report import Explanation, FeatureEnergy
+
+    w_new, w_old = refreshed.params_, old.params_
+    delta = w_old - w_new
+    terms = (delta * path).reshape(delta.shape[0], -1).sum(axis=1)
+    change = (w_new - w_old).reshape(delta.shape[0], -1)
+    rows = [
+        FeatureEnergy(
+            feature=name, coefficient_change=tuple(float(v) for v in change[j]),
+            energy=float(terms[j]), share=float(terms[j] / total) if total != 0 else 0.0,
+        )
+        for j, name in enumerate((INTERCEPT, *feature_names))
+    ]
+    rows.sort(key=lambda row: -abs(row.energy))
+    return Explanation(
+        total=total, residual=float(total - terms.sum()), method=method, features=tuple(rows)
+    )
+
+
 class _FrozenCatalog(Catalog):
     """A side's catalog from its first pass, shared read-only by later passes (every category
     is known by then)."""
 
     def __init__(self, catalog: Catalog):
         self.index, self.names, self.hashes = catalog.index, catalog.names, catalog.hashes
-        self.target_integer = catalog.target_integer
+        self.numeric_target = catalog.numeric_target
 
     def _add(self, j: int, texts: list[str]) -> np.ndarray:
         lookup = np.array([self.index[j].get(t, -1) for t in texts] + [-1], dtype=np.int64)
@@ -1046,22 +1176,47 @@ class Settings:
     spread_rows: int | None = None
 
 
-def _default_family(stats: SideStats, layout: Layout) -> Family:
+def _default_family(layout: Layout, ref: SideStats, new: SideStats | None) -> Family | None:
+    """``dataset.default_family`` from the sides' statistics: logistic for a text target or for
+    a numeric one with at most 10 distinct values in the two files together, linear otherwise;
+    ``None`` when the shifted data's values are needed and not read yet."""
     if not layout.target_numeric:
         return Family.LOGISTIC
-    if stats.target_values is not None and stats.target_values.size <= MAX_CLASSES_FOR_DEFAULT:
-        return Family.LOGISTIC
-    return Family.LINEAR
+    if ref.target_values is None or ref.target_values.size > MAX_CLASSES_FOR_DEFAULT:
+        return Family.LINEAR
+    if new is None:
+        return None
+    if new.target_values is None:
+        return Family.LINEAR
+    union = np.union1d(ref.target_values, new.target_values)
+    return Family.LOGISTIC if union.size <= MAX_CLASSES_FOR_DEFAULT else Family.LINEAR
 
 
 def _check_side(stats: SideStats, name: str) -> None:
+    """The errors ``prepare`` raises about one file's rows."""
+    layout = stats.layout
     if stats.rows_read == 0:
         raise InputError(f"{name}: the file has a header but no data rows.")
     if stats.rows_used == 0:
+        missing = {c: stats.rows_read - stats.present[_position(layout, c)] for c in layout.used}
+        worst = max(layout.used, key=lambda c: missing[c])
         raise InputError(
-            f"{name}: every row has a missing or infinite value in the used columns; check"
-            " them or narrow --features."
+            f"{name}: every row has a missing or infinite value in the used columns (most"
+            f" often in '{worst}': {missing[worst]} of {stats.rows_read} rows); fill them in or"
+            f" pass --exclude {worst}."
         )
+
+
+def _position(layout: Layout, column: str) -> int:
+    """A used column's index in the per-column counts (numeric columns first)."""
+    if column in layout.numeric_names:
+        return layout.numeric_names.index(column)
+    return len(layout.numeric_names) + layout.categorical_names.index(column)
+
+
+def _empty(stats: SideStats) -> list[str]:
+    """Used columns without a single value in this side."""
+    return [c for c in stats.layout.used if stats.present[_position(stats.layout, c)] == 0]
 
 
 def _check_linear_target(stats: SideStats, layout: Layout, name: str) -> None:
@@ -1076,6 +1231,32 @@ def _check_linear_target(stats: SideStats, layout: Layout, name: str) -> None:
             f"{name}: the target '{layout.target}' is constant ({stats.low[t]:g} in every used"
             " row); there is nothing to fit. Check the file or pass another --target."
         )
+    top = stats.target_top
+    if not 1 / TARGET_MAGNITUDE <= top <= TARGET_MAGNITUDE:
+        way, fix = ("overflow", "Divide") if top > 1 else ("underflow to zero", "Multiply")
+        raise ColumnError(
+            f"{name}: the target '{layout.target}' reaches {top:.3g} in magnitude, so its losses"
+            f" would {way} in double precision. {fix} it by a power of ten (the"
+            " recommendation does not depend on its units) and rerun."
+        )
+
+
+def _check_rows_for_parameters(p: int, n_ref: int, n_new: int, folds: int, names) -> None:
+    """``dataset.check_rows_for_parameters``: no fit may interpolate its rows."""
+    fit_rows = n_new * (folds - 1) // folds
+    if p >= n_ref:
+        raise ColumnError(
+            f"{names[0]}: {n_ref:,} usable rows for {p:,} model parameters (features"
+            " plus intercept): the model would interpolate them and its energy would mean"
+            " nothing. Narrow --features or --exclude, or compare more rows."
+        )
+    if p >= fit_rows:
+        raise ColumnError(
+            f"{names[1]}: each cross-fitted model sees {fit_rows:,} of its {n_new:,}"
+            f" usable rows, no more than its {p:,} parameters (features plus intercept), so it"
+            " would interpolate them. Narrow --features or --exclude, raise --folds, or compare"
+            " more rows."
+        )
 
 
 def _side_classes(stats: SideStats, layout: Layout) -> list[str] | None:
@@ -1083,9 +1264,10 @@ def _side_classes(stats: SideStats, layout: Layout) -> list[str] | None:
     if layout.target_numeric:
         if stats.target_values is None:
             return None
-        return _class_texts(stats.target_values, layout.target_integer and not stats.target_null)
+        return class_labels(stats.target_values)
     j = layout.categorical_names.index(layout.target)
-    return [name for name, count in zip(stats.catalog.names[j], stats.counts[j]) if count > 0]
+    names = [name for name, count in zip(stats.catalog.names[j], stats.counts[j]) if count > 0]
+    return _labels_of_texts(names, stats.catalog.numeric_target)
 
 
 def _classes(ref: SideStats, new: SideStats | None, layout: Layout, names) -> tuple[str, ...]:
@@ -1094,16 +1276,16 @@ def _classes(ref: SideStats, new: SideStats | None, layout: Layout, names) -> tu
     for stats, name in sides:
         texts = _side_classes(stats, layout)
         if texts is None:
-            raise ColumnError(
-                f"the target '{layout.target}' has more than {MAX_CLASSES} distinct values, too"
-                " many for classification; use --model linear."
-            )
+            texts = [""] * (MAX_CLASSES + 1)  # too many to list: refused just below
         found.append((texts, name))
     classes = sorted(set().union(*(set(t) for t, _ in found)))
-    if len(classes) > MAX_CLASSES:
+    if len(classes) > MAX_CLASSES or any(len(t) > MAX_CLASSES for t, _ in found):
+        count = "more than" if any(len(t) > MAX_CLASSES for t, _ in found) else ""
+        fix = "use --model linear" if layout.target_numeric else "pass --target with the column to predict"
         raise ColumnError(
-            f"the target '{layout.target}' has {len(classes)} distinct values, too many for"
-            " classification; use --model linear."
+            f"{', '.join(names)}: the target '{layout.target}' has {count or ''}"
+            f"{' ' if count else ''}{max(len(classes), MAX_CLASSES + 1) if count else len(classes)}"
+            f" distinct values, too many for classification (at most {MAX_CLASSES}); {fix}."
         )
     for texts, name in found:
         if len(set(texts)) < 2:
@@ -1114,18 +1296,100 @@ def _classes(ref: SideStats, new: SideStats | None, layout: Layout, names) -> tu
     return tuple(classes)
 
 
-def profile_reference(
-    reference, settings: Settings, runner=None, name: str | None = None,
-    classes_from: SideStats | None = None, new_name: str | None = None,
-    hash_thread: "_Hash | None" = None,
-) -> Reference:
-    """Read the reference: its statistics, encoder and old model (``shiftemp profile``)."""
+def profile_reference(reference, settings: Settings, runner=None, name: str | None = None) -> Reference:
+    """Read the reference alone: its statistics, encoder and old model (``shiftemp profile``).
+
+    The family is decided from the reference alone (a raw comparison also looks at the shifted
+    data's target values when the reference has at most 10).
+    """
     runner = runner or LocalRunner()
-    scan = reference if isinstance(reference, io.Scan) else io.scan(reference, name or "reference")
-    hashing = hash_thread or _Hash(scan)
-    layout = resolve_layout([scan.schema], [scan.path], settings.target, settings.features,
-                            settings.exclude)
-    return _finish_reference(scan, layout, settings, runner, hashing)
+    scan = _scan(reference, name or "reference")
+    hashing = _Hash(scan)
+    with _limit_blas():
+        layout = resolve_layout([scan.schema], [scan.path], settings.target, settings.features,
+                                settings.exclude)
+        layout, ref = _read_reference(scan, None, layout, settings, runner)
+        family = settings.model or _default_family(layout, ref, None) or Family.LOGISTIC
+        loss = check_loss(family, settings.loss)
+        if family is Family.LINEAR:
+            _check_linear_target(ref, layout, scan.path)
+        classes = _classes(ref, None, layout, [scan.path]) if family is Family.LOGISTIC else None
+        encoder = make_encoder(layout, family, ref, classes, scan.path)
+        ref.sample.truncate(spread_size(encoder.p, settings.spread_rows))
+        reference = Reference(
+            path=scan.path, format=scan.format, sha256="", layout=layout, family=family,
+            loss=loss, stats=ref, classes=classes, notes=layout.notes + _own_notes(ref, scan.path),
+            options={"target": settings.target, "features": settings.features,
+                     "exclude": settings.exclude},
+        )
+        reference.encoder = encoder
+        _fit_reference(reference, scan, runner, settings)
+    reference.sha256 = hashing.result()
+    return reference
+
+
+def _own_notes(stats: SideStats, name: str) -> tuple[str, ...]:
+    """What ``prepare`` notes about one file: infinite values, dropped rows."""
+    layout, notes = stats.layout, []
+    infinite = [c for j, c in enumerate(layout.numeric_names) if stats.infinite[j]]
+    infinite = [c for c in layout.used if c in infinite]
+    if infinite:
+        notes.append(f"{name}: infinite values in {', '.join(map(repr, infinite))} count as missing")
+    if stats.rows_dropped:
+        notes.append(f"{name}: dropped {stats.rows_dropped} of {stats.rows_read} rows with"
+                     " missing values")
+    return tuple(notes)
+
+
+def _column_has_values(scan: io.Scan, column: str, numeric: bool) -> bool:
+    """Whether ``column`` of ``scan`` holds a usable value (reads that column only)."""
+    for batch in scan.batches([column]):
+        array = batch.column(0)
+        if numeric:
+            if np.isfinite(array.to_numpy(zero_copy_only=False).astype(float)).any():
+                return True
+        elif array.null_count < len(array):
+            return True
+    return False
+
+
+def _read_reference(scan, new_scan, layout: Layout, settings: Settings, runner):
+    """The reference's first pass. Columns without a single value in either file are left out
+    (with a note) and the pass is run again without them, as ``prepare`` leaves them out."""
+    notes = []
+    while True:
+        capacity = _initial_capacity(layout, settings.spread_rows)
+        ref = _first_pass(scan, layout, runner, capacity, f"reading {scan.path}")
+        if ref.rows_read == 0:
+            raise InputError(f"{scan.path}: the file has a header but no data rows.")
+        empty = _empty(ref)
+        if not empty:
+            break
+        if layout.target in empty:
+            raise InputError(
+                f"{scan.path}: the target '{layout.target}' has no values (missing in every row);"
+                " check the file or pass another --target."
+            )
+        for column in empty:
+            if new_scan is not None and _column_has_values(
+                new_scan, column, column in layout.numeric_names
+            ):
+                raise InputError(
+                    f"{scan.path}: every row has a missing or infinite value in column '{column}'"
+                    f" (it has no values at all); fix the file or pass --exclude {column}."
+                )
+            notes.append(f"column '{column}' has no values in either file; left out")
+        if len(empty) == len(layout.feature_columns):
+            raise ColumnError(
+                f"{scan.path}: every feature column is empty in both files; nothing is left to fit."
+            )
+        schemas = [scan.schema] + ([new_scan.schema] if new_scan is not None else [])
+        names = [scan.path] + ([new_scan.path] if new_scan is not None else [])
+        excluded = [*(settings.exclude or []), *empty]
+        layout = resolve_layout(schemas, names, settings.target, settings.features, excluded)
+        layout = dataclasses.replace(layout, notes=layout.notes + tuple(notes))
+    _check_side(ref, scan.path)
+    return layout, ref
 
 
 def _first_pass(scan: io.Scan, layout: Layout, runner, capacity: int, label: str,
@@ -1133,7 +1397,8 @@ def _first_pass(scan: io.Scan, layout: Layout, runner, capacity: int, label: str
     spec = PassSpec(_SideFactory(layout, capacity, encoder, folds, seed), layout.used, label)
     stats = runner.run(scan, spec)
     stats.name = scan.path
-    stats.catalog.target_integer = layout.target_integer and not stats.target_null
+    field = scan.schema.field(layout.target).type
+    stats.catalog.numeric_target = bool(pa.types.is_integer(field) or pa.types.is_floating(field))
     return stats
 
 
@@ -1172,33 +1437,6 @@ class _LossFactory:
 def _initial_capacity(layout: Layout, rows: int | None) -> int:
     numeric_features = sum(1 for c in layout.numeric_names if c != layout.target)
     return spread_size(numeric_features + 1, rows)
-
-
-def _finish_reference(scan, layout, settings, runner, hashing, new_stats=None, new_name=None,
-                      new_scan=None) -> Reference:
-    capacity = _initial_capacity(layout, settings.spread_rows)
-    ref = _first_pass(scan, layout, runner, capacity, f"reading {scan.path}")
-    _check_side(ref, scan.path)
-    family = settings.model or _default_family(ref, layout)
-    from .models import check_loss
-    loss = check_loss(family, settings.loss)
-    if family is Family.LINEAR:
-        _check_linear_target(ref, layout, scan.path)
-    classes = None
-    if family is Family.LOGISTIC:
-        classes = _classes(ref, None, layout, [scan.path])
-    encoder = make_encoder(layout, family, ref, classes)
-    ref.sample.truncate(spread_size(encoder.p, settings.spread_rows))
-    reference = Reference(
-        path=scan.path, format=scan.format, sha256="", layout=layout, family=family, loss=loss,
-        stats=ref, classes=classes, notes=layout.notes,
-        options={"target": settings.target, "features": settings.features,
-                 "exclude": settings.exclude},
-    )
-    reference.encoder = encoder
-    _fit_reference(reference, scan, runner, settings)
-    reference.sha256 = hashing.result()
-    return reference
 
 
 def _reference_rows(reference: Reference):
@@ -1317,39 +1555,39 @@ def compare_stream(
     ``reference``: a path, frame, :class:`io.Scan` or a :class:`Reference` (from a profile).
     """
     runner = runner or LocalRunner()
-    new_scan = shifted if isinstance(shifted, io.Scan) else io.scan(shifted, (names or ("", "shifted"))[1])
+    names = names or ("reference", "shifted")
+    new_scan = _scan(shifted, names[1])
     new_hash = _Hash(new_scan)
     with _limit_blas():
         if isinstance(reference, Reference):
-            ref_info = reference
             _check_profile_layout(reference, settings)
             check_schema(reference.layout, new_scan.schema, new_scan.path, reference.path)
             if settings.spread_rows is not None:
                 reference.stats.sample.truncate(
                     spread_size(reference.encoder.p, settings.spread_rows))
-            ref_hash = None
-        else:
-            ref_scan = reference if isinstance(reference, io.Scan) else io.scan(
-                reference, (names or ("reference", ""))[0])
-            ref_hash = _Hash(ref_scan)
-            layout = resolve_layout([ref_scan.schema, new_scan.schema],
-                                    [ref_scan.path, new_scan.path],
-                                    settings.target, settings.features, settings.exclude)
-            ref_info = None
-        if ref_info is None:
-            family = settings.model
-            capacity = _initial_capacity(layout, settings.spread_rows)
-            ref = _first_pass(ref_scan, layout, runner, capacity, f"reading {ref_scan.path}")
-            _check_side(ref, ref_scan.path)
-            family = family or _default_family(ref, layout)
-            from .models import check_loss
-            loss = check_loss(family, settings.loss)
-            ref_info = Reference(
-                path=ref_scan.path, format=ref_scan.format, sha256="", layout=layout,
-                family=family, loss=loss, stats=ref, notes=layout.notes,
-            )
-            ref_info._scan = ref_scan
-        return _compare_with(ref_info, new_scan, settings, runner, ref_hash, new_hash)
+            return _compare_with(reference, new_scan, settings, runner, None, new_hash, None)
+        ref_scan = _scan(reference, names[0])
+        ref_hash = _Hash(ref_scan)
+        layout = resolve_layout([ref_scan.schema, new_scan.schema], [ref_scan.path, new_scan.path],
+                                settings.target, settings.features, settings.exclude)
+        layout, ref = _read_reference(ref_scan, new_scan, layout, settings, runner)
+        family, new = settings.model, None
+        if family is None:
+            family = _default_family(layout, ref, None)
+            if family is None:  # the shifted data's target values decide
+                new = _first_pass(new_scan, layout, runner, _initial_capacity(
+                    layout, settings.spread_rows), f"reading {new_scan.path}")
+                _check_side(new, new_scan.path)
+                family = _default_family(layout, ref, new)
+                if family is Family.LINEAR:
+                    new = None  # read again, with the fold statistics of the linear family
+        loss = check_loss(family, settings.loss)
+        reference = Reference(
+            path=ref_scan.path, format=ref_scan.format, sha256="", layout=layout,
+            family=family, loss=loss, stats=ref, notes=layout.notes,
+        )
+        reference._scan = ref_scan
+        return _compare_with(reference, new_scan, settings, runner, ref_hash, new_hash, new)
 
 
 def check_schema(layout: Layout, schema: pa.Schema, name: str, reference_name: str) -> None:
@@ -1391,7 +1629,8 @@ def _check_profile_layout(reference: Reference, settings: Settings) -> None:
         )
 
 
-def _compare_with(reference: Reference, new_scan, settings, runner, ref_hash, new_hash) -> dict:
+def _compare_with(reference: Reference, new_scan, settings, runner, ref_hash, new_hash,
+                  new: SideStats | None) -> dict:
     layout, family, loss = reference.layout, reference.family, reference.loss
     ref = reference.stats
     names = (reference.path, new_scan.path)
@@ -1399,28 +1638,27 @@ def _compare_with(reference: Reference, new_scan, settings, runner, ref_hash, ne
     if family is Family.LINEAR:
         _check_linear_target(ref, layout, reference.path)
         if reference.params is None:
-            encoder = make_encoder(layout, family, ref)
-            ref.sample.truncate(spread_size(encoder.p, settings.spread_rows))
-            reference.encoder = encoder
+            reference.encoder = make_encoder(layout, family, ref, None, reference.path)
+            ref.sample.truncate(spread_size(reference.encoder.p, settings.spread_rows))
         encoder = reference.encoder
         capacity = spread_size(encoder.p, settings.spread_rows)
         new = _first_pass(new_scan, layout, runner, capacity, f"reading {new_scan.path}",
                           encoder, settings.folds, settings.seed)
-        _check_side(new, new_scan.path)
+        _check_shifted(new, ref, new_scan.path)
         _check_linear_target(new, layout, new_scan.path)
+        _check_rows_for_parameters(encoder.p, ref.rows_used, new.rows_used, settings.folds, names)
         if reference.params is None:
             _fit_reference(reference, reference._scan, runner, settings)
     else:
-        capacity = _initial_capacity(layout, settings.spread_rows)
-        new = _first_pass(new_scan, layout, runner, capacity, f"reading {new_scan.path}")
-        _check_side(new, new_scan.path)
+        if new is None:
+            capacity = _initial_capacity(layout, settings.spread_rows)
+            new = _first_pass(new_scan, layout, runner, capacity, f"reading {new_scan.path}")
+        _check_shifted(new, ref, new_scan.path)
         classes = _classes(ref, new, layout, names)
         if reference.params is None:
             reference.classes = classes
-            encoder = make_encoder(layout, family, ref, classes)
-            ref.sample.truncate(spread_size(encoder.p, settings.spread_rows))
-            reference.encoder = encoder
-            _fit_reference(reference, reference._scan, runner, settings)
+            reference.encoder = make_encoder(layout, family, ref, classes, reference.path)
+            ref.sample.truncate(spread_size(reference.encoder.p, settings.spread_rows))
         elif tuple(classes) != tuple(reference.classes):
             extra = sorted(set(classes) - set(reference.classes))
             raise InputError(
@@ -1430,6 +1668,9 @@ def _compare_with(reference: Reference, new_scan, settings, runner, ref_hash, ne
             )
         encoder = reference.encoder
         new.sample.truncate(spread_size(encoder.p, settings.spread_rows))
+        _check_rows_for_parameters(encoder.p, ref.rows_used, new.rows_used, settings.folds, names)
+        if reference.params is None:
+            _fit_reference(reference, reference._scan, runner, settings)
     n_new = new.rows_used
     if n_new < 2 * settings.folds:
         raise InputError(
@@ -1439,11 +1680,18 @@ def _compare_with(reference: Reference, new_scan, settings, runner, ref_hash, ne
     result = _transition(reference, new, new_scan, settings, runner)
     notes = list(reference.notes)
     if from_profile:
-        notes.append(f"reference statistics from the profile {getattr(reference, 'profile_path', reference.path)}")
-    notes += _side_notes(reference, new, names)
+        where = getattr(reference, "profile_path", reference.path)
+        notes.append(f"reference statistics from the profile {where}")
+    else:
+        notes += _own_notes(ref, names[0])
+    notes += _own_notes(new, names[1])
+    for column, count in _unseen(reference, new).items():
+        notes.append(
+            f"{names[1]}: {count} rows have a '{column}' category unseen in {names[0]};"
+            f" encoded as its most frequent category '{reference.encoder.levels[column][0]}'"
+        )
     notes += result.pop("notes")
-    ref_sha = reference.sha256 if ref_hash is None else ref_hash.result()
-    reference.sha256 = ref_sha
+    reference.sha256 = reference.sha256 if ref_hash is None else ref_hash.result()
     result.update(
         layout=layout, family=family, loss=loss, encoder=encoder, reference=reference, new=new,
         new_scan=new_scan, new_sha256=new_hash.result(), notes=notes, from_profile=from_profile,
@@ -1451,20 +1699,20 @@ def _compare_with(reference: Reference, new_scan, settings, runner, ref_hash, ne
     return result
 
 
-def _side_notes(reference: Reference, new: SideStats, names) -> list[str]:
-    notes = []
-    ref = reference.stats
-    for stats, name in ((ref, names[0]), (new, names[1])):
-        if stats.rows_dropped:
-            notes.append(f"{name}: dropped {stats.rows_dropped} of {stats.rows_read} rows with"
-                         " missing values")
-    for column, count in _unseen(reference, new).items():
-        baseline = reference.encoder.levels[column][0]
-        notes.append(
-            f"{names[1]}: {count} rows have a '{column}' category unseen in {names[0]};"
-            f" encoded as its most frequent category '{baseline}'"
+def _check_shifted(new: SideStats, ref: SideStats, name: str) -> None:
+    if new.rows_read == 0:
+        raise InputError(f"{name}: the file has a header but no data rows.")
+    for column in _empty(new):
+        if column == new.layout.target:
+            raise InputError(
+                f"{name}: the target '{column}' has no values (missing in every row); check the"
+                " file or pass another --target."
+            )
+        raise InputError(
+            f"{name}: every row has a missing or infinite value in column '{column}' (it has"
+            f" no values at all); fix the file or pass --exclude {column}."
         )
-    return notes
+    _check_side(new, name)
 
 
 def _unseen(reference: Reference, new: SideStats) -> dict[str, int]:
@@ -1580,6 +1828,8 @@ def _transition(reference: Reference, new: SideStats, new_scan, settings: Settin
         reference=estimate_from_sample(means["ref"], ref_s, n_ref),
         folds=K,
     )
+    explanation = _explanation(reference, new, new_scan, runner, old, refreshed, means, D_s, y_s,
+                               locals().get("G"))
     if settings.entropy == "data":
         layout = reference.layout
         a, b = _summaries(ref, new, layout)
@@ -1587,7 +1837,36 @@ def _transition(reference: Reference, new: SideStats, new_scan, settings: Settin
     else:
         entropy = _parameter_entropy(reference, old, refreshed, D_r, y_r, D_s, y_s, n, n_ref,
                                      curvature_new, sigma, ridge)
-    return {"energy": energy, "entropy": entropy, "old": old, "notes": notes}
+    return {"energy": energy, "entropy": entropy, "old": old, "notes": notes,
+            "explanation": explanation}
+
+
+def _explanation(reference, new, new_scan, runner, old, refreshed, means, D_s, y_s, G):
+    """Which features carry the released energy: exact from the Gram matrix (MSE), on the spread
+    sample when it is every row, by a pass over the shifted data otherwise."""
+    from .explain import explain_energy
+
+    encoder, loss = reference.encoder, reference.loss
+    total = float(means["before"] - means["in"])
+    names = encoder.feature_names
+    if loss is Loss.MSE:
+        p, n = encoder.p, G[0, 0]
+        w_new, w_old = _scaled(refreshed.params_, encoder), _scaled(old.params_, encoder)
+        gradient = -2.0 * (G[:p, p] - G[:p, :p] @ w_new) / n
+        path = (gradient + G[:p, :p] @ (w_old - w_new) / n) * encoder.target_scale
+        return explanation_of(old, refreshed, path, total,
+                              "exact (the MSE gradient is linear along the path)", names)
+    if new.rows_used == D_s.shape[0]:  # the spread sample is every row
+        found = explain_energy(old, refreshed, D_s, y_s, names)
+        return dataclasses.replace(found, total=total, residual=found.residual + total - found.total)
+    sums = runner.run(new_scan, PassSpec(
+        _PathFactory(reference.layout, encoder, loss, old.params_, refreshed.params_, new.catalog),
+        reference.layout.used, f"explaining {new_scan.path}"))
+    from .explain import QUADRATURE_NODES
+
+    method = ("exact (each residual changes sign at most once)" if loss is Loss.MAE else
+              f"Gauss-Legendre quadrature along the path, {QUADRATURE_NODES} nodes")
+    return explanation_of(old, refreshed, sums.total / sums.rows, total, method, names)
 
 
 def _summaries(ref: SideStats, new: SideStats, layout: Layout) -> tuple[DataSummary, DataSummary]:
@@ -1747,4 +2026,5 @@ def run_compare(reference, shifted, settings: Settings, engine: str, scheduler: 
             classes=result["encoder"].classes,
         ),
         "energy": result["energy"], "entropy": result["entropy"], "notes": result["notes"],
+        "explanation": result["explanation"],
     }

@@ -296,11 +296,11 @@ def _linear_form_cf(law: Law, c: np.ndarray, t: np.ndarray) -> np.ndarray:
     return psi
 
 
-def _linear_form_one_minus_cf(law: Law, c: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """``1 - psi(t)`` (n, len(t)) without cancellation at small ``t``.
+def _linear_form_cf_pair(law: Law, c: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(1 - psi(t), psi(t))``, each (n, len(t)), the first without cancellation at small ``t``.
 
-    ``1 - prod_j (1 - u_j) = -expm1(sum_j log1p(-u_j))`` while every factor is positive, which is
-    where cancellation would bite; the plain product elsewhere.
+    With ``u_j = 1 - phi(c_j t)``: ``1 - prod_j (1 - u_j) = -expm1(sum_j log1p(-u_j))`` while
+    every factor is positive, which is where cancellation would bite; the plain product elsewhere.
     """
     log_sum = np.zeros((c.shape[0], t.size))
     product = np.ones_like(log_sum)
@@ -310,7 +310,7 @@ def _linear_form_one_minus_cf(law: Law, c: np.ndarray, t: np.ndarray) -> np.ndar
         positive &= u < 1.0
         log_sum += np.log1p(-np.where(u < 1.0, u, 0.0))
         product *= 1.0 - u
-    return np.where(positive, -np.expm1(log_sum), 1.0 - product)
+    return np.where(positive, -np.expm1(log_sum), 1.0 - product), product
 
 
 def _linear_form_majorant(law: Law, c: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -439,7 +439,6 @@ def expected_mae_fourier(
     M = np.abs(y[rows]) + window[rows]
     # terms each row needs: the first power of two whose tail bound meets the tolerance
     candidates = 1 << np.arange(5, int(math.log2(max_terms)) + 1)
-    need = np.full(rows.size, candidates[-1])
     tail = np.empty((rows.size, candidates.size))
     for i, K in enumerate(candidates):
         t = (2 * K + 1) * np.pi / M
@@ -571,7 +570,8 @@ def _binary_fourier(c: np.ndarray, law: Law) -> np.ndarray:
     out = np.empty(c.shape[0])
     for block in _row_blocks(c.shape[0], 3 * t.size):
         rows = c[block]
-        integrand = _linear_form_one_minus_cf(law, rows, t) / (t * t) + kernel * _linear_form_cf(law, rows, t)
+        one_minus, psi = _linear_form_cf_pair(law, rows, t)
+        integrand = one_minus / (t * t) + kernel * psi
         # beyond `stop` psi is negligible and the integrand is 1/t^2, whose tail is 1/stop
         out[block] = (integrand @ w + 1.0 / stop) / np.pi
     return out
@@ -788,8 +788,15 @@ def large_n_equilibrium_entropy(
     if sign <= 0:
         return None, "undefined: the data covariance D'D/n is singular"
     value = 0.5 * p * (LOG_2PI_E + math.log(scale / n)) - 0.5 * log_det
-    form = "E_B" if loss is Loss.MSE else "E_B^2 (Laplace residuals)"
-    return float(value), f"large n: C = {form} (D'D/n)^-1 / n"
+    if loss is Loss.MSE:
+        return float(value), "large n: C = E_B (D'D/n)^-1 / n"
+    # what the given covariance says about the residual law: 2 f(0) E_B is 1 for Laplace
+    # residuals, 2/pi = 0.64 for Gaussian ones; the two forms differ by q ln of it
+    shape = math.exp((value - laplace_entropy(covariance)) / p)
+    return float(value), (
+        "large n: C = E_B^2 (D'D/n)^-1 / n (Laplace residuals, 2 f(0) E_B = 1); "
+        f"the given C implies 2 f(0) E_B = {shape:.3g}"
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -952,7 +959,7 @@ def type_one(
     loss = _as_loss(loss)
     D, y, K = _validated(design, target, loss, equilibrium_covariance)
     n, p = D.shape
-    q = equilibrium_covariance.shape[0]
+    q = p * (K - 1) if loss is Loss.CE else p
     if not isinstance(law, (Normal, Uniform, Mixed)):
         law = make_law(law, fan_in=p)
     methods = _as_methods(methods)
@@ -969,7 +976,6 @@ def type_one(
     s_a_error = q * law.entropy_error()
 
     estimates = []
-    mc_scores: dict[str, float | None] = {}
     for method in methods:
         if method is Method.MONTE_CARLO:
             estimate = _monte_carlo_estimate(D_used, y_used, loss, law, K, q, e_b, s_b, n_draws, rng, rows is not None)

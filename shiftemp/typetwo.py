@@ -15,12 +15,13 @@ from typing import Callable, Optional, Union
 import numpy as np
 import pandas as pd
 
-from . import __version__, io
+from . import __version__, calibration as _calibration, io
 from .dataset import Pair, _usable_rows, check_rows_for_parameters, prepare
 from .decision import DEFAULT_MIN_GAIN, recommend
 from .energy import level_hashes, row_folds, smallest_keys, spread_keys, spread_size, type_two_energy
 from .entropy import data_entropy_change, parameter_entropy_change
 from .errors import OptionError
+from .explain import explain_energy
 from .models import Family, Loss, Model, check_loss
 from .report import Comparison, InputSummary, ModelSummary, Run
 from .temperature import temperature
@@ -101,6 +102,9 @@ def compare(
     batch_size: int | None = None,
     progress: Optional[Callable[[str, int, Optional[int]], None]] = None,
     spread_rows: int | None = None,
+    time_column: str | None = None,
+    calibrate: bool = False,
+    calibration_splits: int = _calibration.DEFAULT_SPLITS,
 ) -> Comparison:
     """Compare a reference dataset with a shifted one and recommend whether to retrain.
 
@@ -138,6 +142,15 @@ def compare(
     spread_rows
         Rows M of the spread sample behind every standard error (default: 100,000, fewer for
         wide designs); the tests lower it to exercise the sampled path.
+    time_column
+        A column that orders the rows in time: never a feature; with ``calibrate``, the
+        reference's self-splits are consecutive windows in its order.
+    calibrate
+        Measure the null spread of ``dE`` and ``dS`` on the reference alone (repeated
+        self-splits, shiftemp/calibration.py), report it as ``calibration`` and widen the
+        decision's intervals by it. In-memory engine only.
+    calibration_splits
+        How many self-splits the calibration makes (default 10).
 
     Returns
     -------
@@ -164,12 +177,20 @@ def compare(
     options = {
         "target": target, "features": features, "exclude": exclude, "model": None,
         "loss": None, "folds": folds, "entropy": entropy.value, "min_gain": min_gain,
-        "seed": seed,
+        "seed": seed, "time_column": time_column, "calibrate": calibrate,
+        "calibration_splits": calibration_splits if calibrate else None,
     }
+    if time_column is not None:  # orders the rows, never a feature
+        exclude = [*(exclude or []), time_column]
     if engine is not Engine.MEMORY:
         from . import stream
 
         chosen = stream.choose_engine(engine.value, reference, shifted)
+        if chosen != Engine.MEMORY.value and calibrate:
+            raise OptionError(
+                f"--calibrate runs on the in-memory engine, and these inputs would use --engine"
+                f" {chosen}; pass --engine memory (if they fit in memory) or drop --calibrate."
+            )
         if chosen != Engine.MEMORY.value:
             settings = stream.Settings(target, features, exclude, family, loss, folds,
                                        entropy.value, seed, spread_rows)
@@ -179,6 +200,13 @@ def compare(
             )
             return _report(parts, options, min_gain, started, stamp)
     ref_source, new_source = as_source(reference, "reference"), as_source(shifted, "shifted")
+    if time_column is not None:
+        _calibration.check_time_column(ref_source.frame.columns, time_column, target, ref_source.path)
+        if calibrate:
+            ref_source = io.Source(
+                frame=_calibration.order_by_time(ref_source.frame, time_column),
+                path=ref_source.path, format=ref_source.format, sha256=ref_source.sha256,
+            )
     pair = prepare(
         ref_source.frame, new_source.frame, target=target, features=features, exclude=exclude,
         family=family, names=(ref_source.path, new_source.path),
@@ -220,7 +248,14 @@ def compare(
             features=pair.feature_names, n_params=old.n_params, classes=pair.classes,
         ),
         "energy": energy, "entropy": entropy_change, "notes": list(pair.notes),
+        "explanation": explain_energy(old, refreshed, D_new, y_new, pair.feature_names),
     }
+    if calibrate:
+        parts["calibration"] = _calibration.calibrate(
+            pair, family, loss, folds, seed, parameters=entropy is EntropyKind.PARAMETERS,
+            splits=calibration_splits, time_column=time_column,
+            rng=np.random.default_rng([seed, 0xCA1]),
+        )
     return _report(parts, options, min_gain, started, stamp)
 
 
@@ -243,13 +278,15 @@ def _report(parts: dict, options: dict, min_gain: float, started: float, stamp: 
         entropy=entropy_change,
         temperature=temperature(energy.delta_out_of_sample, entropy_change.delta),
         temperature_in_sample=temperature(energy.delta_in_sample, entropy_change.delta),
-        recommendation=recommend(energy, entropy_change, min_gain),
+        recommendation=recommend(energy, entropy_change, min_gain, parts.get("calibration")),
         options=options,
         notes=tuple(notes),
         run=Run(
             shiftemp_version=__version__, started=stamp,
             seconds=round(time.perf_counter() - started, 3), host=platform.node(),
         ),
+        explanation=parts.get("explanation"),
+        calibration=parts.get("calibration"),
     )
 
 

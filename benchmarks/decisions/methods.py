@@ -63,7 +63,7 @@ def shiftemp_method(name: str = "shiftemp", **options) -> Method:
     def run(scenario, prepared) -> Decision:
         extra = dict(options)
         if scenario.time_column is not None:
-            extra.setdefault("exclude", [scenario.time_column])
+            extra.setdefault("time_column", scenario.time_column)
         report = shiftemp.compare(
             scenario.reference, scenario.new, target=scenario.target, model=scenario.family,
             **extra,
@@ -72,6 +72,7 @@ def shiftemp_method(name: str = "shiftemp", **options) -> Method:
         detail = {
             "upper": r.delta_upper_bound, "gain": r.relative_gain,
             "significant": r.delta_upper_bound < 0, "shift_class": r.shift_class,
+            "inflation": r.bound_inflation,
         }
         return Decision(r.retrain, detail=detail)
 

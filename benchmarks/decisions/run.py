@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=None, help="run only scenarios whose name contains this")
     parser.add_argument("--docs", type=Path, default=DOCS, help="the markdown file to update")
     parser.add_argument("--csv", type=Path, default=RESULTS, help="per-scenario rows")
-    parser.add_argument("--no-write", action="store_true", help="print, do not write files")
+    parser.add_argument("--no-write", action="store_true", help="print, do not touch the docs")
     args = parser.parse_args(argv)
 
     from threadpoolctl import threadpool_limits
@@ -270,9 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - started
     block = markdown(rows, methods, seconds, args.quick, notes)
     print(block)
+    write_csv(rows, args.csv)
     if not args.no_write:
         write_docs(block, args.docs)
-        write_csv(rows, args.csv)
     return 0
 
 

@@ -1,0 +1,312 @@
+"""The streaming engine: the same report as the in-memory engine, from bounded statistics.
+
+Linear/MSE: every number of the JSON report (but ``run``) within 1e-9 relative, whatever the batch
+size, with numeric and categorical features and missing values, on small data (the spread sample
+is every row) and on data larger than the spread sample (both engines then take the same rows).
+Logistic/CE: within the in-memory solver's tolerance (its Newton decrement stops at 1e-10).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import shiftemp
+from shiftemp import io, stream
+from shiftemp.dataset import prepare
+from shiftemp.errors import ColumnError, InputError, OptionError
+from shiftemp.typetwo import frame_spread_rows
+
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def flat(record, prefix=""):
+    """Leaves of a report's JSON form, keyed by path; ``run`` left out (time, host)."""
+    if isinstance(record, dict):
+        out = {}
+        for key, value in record.items():
+            if key != "run":
+                out.update(flat(value, f"{prefix}.{key}"))
+        return out
+    if isinstance(record, list):
+        out = {f"{prefix}#": len(record)}
+        for i, value in enumerate(record):
+            out.update(flat(value, f"{prefix}[{i}]"))
+        return out
+    return {prefix: record}
+
+
+def differences(a, b, rtol, atol=1e-12, skip=()):
+    """The leaves of two reports that differ: numbers by more than ``rtol`` relative plus
+    ``atol`` (a figure that is a rounding error in both, such as the explanation's residual,
+    has no relative precision), anything else at all."""
+    left, right = flat(a.to_dict()), flat(b.to_dict())
+    found = []
+    assert left.keys() == right.keys()
+    scale = abs(a.explanation.total) if a.explanation is not None else 1.0
+    for key, x in left.items():
+        y = right[key]
+        if any(key.startswith(s) for s in skip):
+            continue
+        if isinstance(x, float) and isinstance(y, float):
+            slack = atol * scale if key.startswith(".explanation") else atol
+            if abs(x - y) > rtol * max(abs(x), abs(y)) + slack:
+                found.append((key, x, y))
+        elif x != y:
+            found.append((key, x, y))
+    return found
+
+
+def largest_relative(a, b):
+    left, right = flat(a.to_dict()), flat(b.to_dict())
+    return max(
+        (abs(x - right[k]) / max(abs(x), abs(right[k]), 1e-300), k)
+        for k, x in left.items() if isinstance(x, float)
+    )
+
+
+def mixed_frames(rng, n_ref=900, n_new=800, slope=0.6, missing=True):
+    """Numeric and categorical features (text and boolean), a regression target with a concept
+    shift on feature a, and a few missing values."""
+
+    def make(n, s):
+        X = rng.normal(size=(n, 3)) * [1.0, 3.0, 0.5] + [0.0, 5.0, 100.0]
+        frame = pd.DataFrame(X, columns=["a", "b", "c"])
+        frame["region"] = rng.choice(["north", "south", "east", "west"], n, p=[.4, .3, .2, .1])
+        frame["flag"] = rng.random(n) < 0.3
+        y = X @ [1.0 + s, -0.2, 2.0] + frame["region"].map({"north": 0, "south": 1, "east": -1,
+                                                           "west": 2}).to_numpy()
+        frame["y"] = y + rng.normal(size=n)
+        if missing:
+            frame.loc[rng.random(n) < 0.02, "b"] = np.nan
+            frame.loc[rng.random(n) < 0.01, "region"] = None
+        return frame
+
+    return make(n_ref, 0.0), make(n_new, slope)
+
+
+def both(reference, shifted, **options):
+    memory = shiftemp.compare(reference, shifted, engine="memory", **options)
+    streamed = shiftemp.compare(reference, shifted, engine="stream", **options)
+    return memory, streamed
+
+
+# -- linear / MSE: 1e-9 on every number ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("batch_size", [37, 1000, 1_000_000])
+def test_linear_stream_equals_memory_on_every_number(rng, batch_size):
+    ref, new = mixed_frames(rng)
+    memory = shiftemp.compare(ref, new, target="y", engine="memory")
+    streamed = shiftemp.compare(ref, new, target="y", engine="stream", batch_size=batch_size)
+    assert differences(memory, streamed, rtol=1e-9) == []
+    # the data did move through the categorical columns and the rows dropped were counted
+    assert streamed.reference.rows_dropped > 0 and streamed.shifted.rows_dropped > 0
+    assert any(c.kind == "categorical" for c in streamed.entropy.columns)
+
+
+def test_linear_parameter_entropy_streams_to_the_same_numbers(rng):
+    ref, new = mixed_frames(rng)
+    memory, streamed = both(ref, new, target="y", entropy="parameters")
+    assert differences(memory, streamed, rtol=1e-9) == []
+
+
+def test_unseen_categories_and_dropped_rows_are_reported_alike(rng):
+    ref, new = mixed_frames(rng, missing=True)
+    new.loc[new.index[:7], "region"] = "moon"
+    memory, streamed = both(ref, new, target="y")
+    assert streamed.shifted.unseen_categories == {"region": 7}
+    assert streamed.notes == memory.notes
+    assert differences(memory, streamed, rtol=1e-9) == []
+
+
+def test_data_larger_than_the_spread_sample_gives_the_same_report(rng):
+    """n > M: means stay exact, spreads come from the same M rows in both engines."""
+    ref, new = mixed_frames(rng, n_ref=1500, n_new=1300)
+    for batch_size in (41, 100_000):
+        memory = shiftemp.compare(ref, new, target="y", engine="memory", spread_rows=300)
+        streamed = shiftemp.compare(ref, new, target="y", engine="stream", spread_rows=300,
+                                    batch_size=batch_size)
+        assert differences(memory, streamed, rtol=1e-9) == []
+    # and the standard errors really come from the sample: they differ from the full-data ones
+    full = shiftemp.compare(ref, new, target="y", engine="memory")
+    assert full.energy.before.value == pytest.approx(memory.energy.before.value, rel=1e-12)
+    assert full.energy.before.se != memory.energy.before.se
+
+
+def test_the_spread_sample_is_the_same_rows_in_both_engines(rng):
+    ref, new = mixed_frames(rng, n_ref=1200, n_new=100)
+    pair = prepare(ref, new, target="y")
+    rows = frame_spread_rows(ref, pair, pair.reference, 250)
+    expected = pair.reference.numeric[rows]
+    layout = stream.resolve_layout([io.scan(ref).schema] * 2, ["r", "s"], "y", None, None)
+    for batch_size in (29, 5000):
+        stats = stream.LocalRunner(batch_size).run(
+            io.scan(ref), stream.PassSpec(stream._SideFactory(layout, 250, None, 5, 0),
+                                          layout.used, "r"))
+        np.testing.assert_array_equal(stats.sample.numeric, expected)
+        # the categories of the same rows, by name
+        j = layout.categorical_names.index("region")
+        names = np.array(stats.catalog.names[j])[stats.sample.codes[:, j]]
+        kept = ref.dropna(subset=["b", "region"]).reset_index(drop=True)
+        np.testing.assert_array_equal(names, kept["region"].to_numpy()[rows])
+
+
+def test_a_pass_does_not_depend_on_batch_boundaries(rng):
+    ref, _ = mixed_frames(rng, n_ref=700, n_new=10)
+    layout = stream.resolve_layout([io.scan(ref).schema] * 2, ["r", "s"], "y", None, None)
+    results = [
+        stream.LocalRunner(size).run(
+            io.scan(ref), stream.PassSpec(stream._SideFactory(layout, 200, None, 5, 0),
+                                          layout.used, "r"))
+        for size in (1, 64, 700)
+    ]
+    def labelled(stats):
+        """The co-moments with columns in one order: indicators appear as categories do."""
+        labels = list(stats.layout.numeric_names) + [
+            f"{stats.layout.categorical_names[j]}={stats.catalog.names[j][code]}"
+            for j, code in stats.onehot
+        ]
+        order = np.argsort(labels)
+        return np.array(labels)[order], stats.moments.comoment[np.ix_(order, order)]
+
+    labels, comoment = labelled(results[0])
+    for other in results[1:]:
+        np.testing.assert_array_equal(other.sample.keys, results[0].sample.keys)
+        other_labels, other_comoment = labelled(other)
+        np.testing.assert_array_equal(other_labels, labels)
+        np.testing.assert_allclose(other_comoment, comoment, rtol=1e-12, atol=1e-9)
+        assert other.rows_dropped == results[0].rows_dropped
+
+
+def test_chan_merge_equals_the_moments_of_all_rows(rng):
+    X = rng.normal(size=(5, 300)) * 10 + 1e6
+    parts = [stream.Moments.of_rows(X[:, :1]), stream.Moments.of_rows(X[:, 1:120]),
+             stream.Moments.of_rows(X[:, 120:])]
+    merged = parts[0].merge(parts[1]).merge(parts[2])
+    centred = X - X.mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(merged.mean, X.mean(axis=1), rtol=1e-15)
+    exact = centred @ centred.T
+    np.testing.assert_allclose(merged.comoment, exact, rtol=0, atol=1e-12 * exact.max())
+
+
+def test_csv_and_parquet_folders_stream_like_frames(rng, tmp_path):
+    ref, new = mixed_frames(rng, missing=False)
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    folder = tmp_path / "new"
+    folder.mkdir()
+    for i, part in enumerate((new.iloc[:300], new.iloc[300:500], new.iloc[500:])):
+        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), folder / f"p{i}.parquet")
+    memory, streamed = both(tmp_path / "ref.csv", folder, target="y")
+    assert streamed.shifted.format == "parquet-directory"
+    assert streamed.reference.sha256 == memory.reference.sha256 != ""
+    assert differences(memory, streamed, rtol=1e-9) == []
+
+
+# -- logistic / CE and MAE ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_logistic_stream_equals_memory_within_the_solver_tolerance(rng, classes):
+    from conftest import classification_frame
+
+    ref = classification_frame(rng, 900, classes=classes)
+    new = classification_frame(rng, 800, classes=classes, flip=True)
+    memory, streamed = both(ref, new, target="label")
+    assert differences(memory, streamed, rtol=1e-6, atol=1e-8) == []
+    # larger than the spread sample: chord Newton passes over the data
+    memory = shiftemp.compare(ref, new, target="label", engine="memory", spread_rows=300)
+    streamed = shiftemp.compare(ref, new, target="label", engine="stream", spread_rows=300,
+                                batch_size=128)
+    assert differences(memory, streamed, rtol=1e-5, atol=1e-6) == []
+
+
+def test_mae_streams_to_the_same_numbers_on_small_data(rng):
+    ref, new = mixed_frames(rng, missing=False)
+    memory, streamed = both(ref, new, target="y", loss="mae")
+    # least absolute deviations by IRLS (stopping at a 1e-10 relative change of the objective):
+    # the rows' order moves the fit within that tolerance
+    assert differences(memory, streamed, rtol=1e-4, atol=1e-8) == []
+    assert differences(memory, streamed, rtol=1e-6, atol=1e-8, skip=(".explanation",)) == []
+
+
+def test_mae_on_data_larger_than_the_sample_says_its_fits_are_sampled(rng):
+    ref, new = mixed_frames(rng, missing=False)
+    streamed = shiftemp.compare(ref, new, target="y", loss="mae", engine="stream", spread_rows=200)
+    note = [n for n in streamed.notes if n.startswith("MAE with the stream engine")]
+    assert len(note) == 1 and "spread sample of 200 of 800 rows" in note[0]
+    memory = shiftemp.compare(ref, new, target="y", loss="mae", engine="memory", spread_rows=200)
+    assert streamed.energy.before.value == pytest.approx(memory.energy.before.value, rel=0.02)
+
+
+# -- the engine choice, progress, errors --------------------------------------------------------
+
+
+def test_auto_streams_large_inputs_only(rng, tmp_path, monkeypatch):
+    ref, new = mixed_frames(rng, n_ref=300, n_new=300, missing=False)
+    for frame, name in ((ref, "ref"), (new, "new")):
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / f"{name}.parquet")
+    paths = (tmp_path / "ref.parquet", tmp_path / "new.parquet")
+    assert stream.choose_engine("auto", *paths) == "memory"
+    monkeypatch.setattr("shiftemp.typetwo.AUTO_STREAM_ROWS", 250)
+    assert stream.choose_engine("auto", *paths) == "stream"
+    assert stream.choose_engine("auto", tmp_path / "ref.shiftemp", paths[1]) == "stream"
+    with pytest.raises(OptionError, match="--engine memory cannot compare with a profile"):
+        stream.choose_engine("memory", tmp_path / "ref.shiftemp", paths[1])
+
+
+def test_progress_is_reported_per_pass(rng):
+    ref, new = mixed_frames(rng, missing=False)
+    calls = []
+    shiftemp.compare(ref, new, target="y", engine="stream", batch_size=200,
+                     progress=lambda task, done, total: calls.append((task, done, total)))
+    tasks = list(dict.fromkeys(task for task, _, _ in calls))
+    assert tasks == ["reading reference", "reading shifted"]
+    assert calls[-1] == ("reading shifted", 800, 800)
+
+
+def test_stream_errors_name_the_file_and_the_column(rng, tmp_path):
+    ref, new = mixed_frames(rng, n_ref=100, n_new=100, missing=False)
+    pq.write_table(pa.Table.from_pandas(ref, preserve_index=False), tmp_path / "ref.parquet")
+    pq.write_table(pa.Table.from_pandas(new.drop(columns="c"), preserve_index=False),
+                   tmp_path / "new.parquet")
+    with pytest.raises(ColumnError, match=r"new\.parquet has no column 'c'"):
+        shiftemp.compare(tmp_path / "ref.parquet", tmp_path / "new.parquet", target="y",
+                         engine="stream")
+    pq.write_table(pa.Table.from_pandas(new.iloc[:0], preserve_index=False), tmp_path / "empty.parquet")
+    with pytest.raises(InputError, match="has a header but no data rows"):
+        shiftemp.compare(tmp_path / "ref.parquet", tmp_path / "empty.parquet", target="y",
+                         engine="stream")
+    with pytest.raises(ColumnError, match="each cross-fitted model sees 4 of its 6 usable rows"):
+        shiftemp.compare(ref, new.iloc[:6], target="y", engine="stream")
+
+
+def test_the_cli_streams_on_request(run, rng, tmp_path):
+    ref, new = mixed_frames(rng, n_ref=300, n_new=300, missing=False)
+    for frame, name in ((ref, "ref"), (new, "new")):
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / f"{name}.parquet")
+    args = (tmp_path / "ref.parquet", tmp_path / "new.parquet", "--target", "y", "-f", "json")
+    memory = run("compare", *args, "--engine", "memory")
+    streamed = run("compare", *args, "--engine", "stream", "--batch-size", "50")
+    assert memory.code == streamed.code == 0
+    a, b = (shiftemp.Comparison.from_json(r.stdout) for r in (memory, streamed))
+    assert differences(a, b, rtol=1e-9) == []
+    assert streamed.stderr == ""  # no progress bar when stderr is not a terminal
+
+
+def test_importing_shiftemp_loads_no_dask():
+    code = (
+        "import sys, shiftemp, shiftemp.stream, shiftemp.profile\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
