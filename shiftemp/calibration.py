@@ -43,8 +43,9 @@ from .report import Calibration, NullSpread, Temperature
 DEFAULT_SPLITS = 10
 #: A larger reference is thinned to this many rows before the self-splits (every k-th row in time
 #: order, a random subset otherwise): the inflation is a ratio of spreads, about the same at any
-#: size, and this keeps a calibration within a few times the comparison's own cost.
-MAX_ROWS = 200_000
+#: size (docs/benchmarks.md), and this keeps a calibration within a few times the comparison's
+#: own cost.
+MAX_ROWS = 20_000
 #: Fewest splits that give a standard deviation.
 MIN_SPLITS = 3
 

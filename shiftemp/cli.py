@@ -50,6 +50,18 @@ def stdout_console(no_color: bool = False) -> Console:
     )
 
 
+def _network_options(model, hidden: str, activation: str, epochs) -> dict:
+    """The --model mlp options, parsed; empty for the linear families."""
+    if model is not Family.MLP:
+        return {}
+    from .heat import parse_activations, parse_hidden
+
+    activations = parse_activations(activation)
+    if len(activations) > 1:
+        raise OptionError("compare --model mlp takes one --activation; `shiftemp engine` compares several.")
+    return {"hidden": parse_hidden(hidden), "activation": activations[0].value, "epochs": epochs}
+
+
 def note(message: str, quiet: bool) -> None:
     if not quiet:
         print(f"shiftemp: note: {message}", file=sys.stderr)
@@ -94,7 +106,7 @@ def compare(
     target: Annotated[Optional[str], typer.Option(help="Target column. Default: the one column named target, label, y or class.")] = None,
     features: Annotated[Optional[str], typer.Option(help="Comma-separated feature columns. Default: every column but the target.")] = None,
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated columns to leave out.")] = None,
-    model: Annotated[Optional[Family], typer.Option(help="Model family. Default: linear for a numeric target with many values, else logistic.")] = None,
+    model: Annotated[Optional[Family], typer.Option(help="Model family. Default: linear for a numeric target with many values, else logistic. mlp: a neural network (see --hidden, --activation).")] = None,
     loss: Annotated[Optional[Loss], typer.Option(help="Loss: mse or mae (linear), ce (logistic). Default: mse / ce.")] = None,
     folds: Annotated[int, typer.Option(help="K of the cross-fitting of the refreshed model.")] = 5,
     entropy: Annotated[EntropyKind, typer.Option(help="Entropy of the transition: of the data, or of the fitted parameters.")] = EntropyKind.DATA,
@@ -111,6 +123,9 @@ def compare(
     time_column: Annotated[Optional[str], typer.Option(help="Column that orders the rows in time: never a feature; --calibrate splits the reference into consecutive windows by it.")] = None,
     calibrate: Annotated[bool, typer.Option("--calibrate", help="Measure the null spread of dE and dS on the reference alone (repeated self-splits): report the ambient temperature and widen the decision's intervals by it.")] = False,
     calibration_splits: Annotated[int, typer.Option(help="Self-splits of --calibrate.")] = DEFAULT_SPLITS,
+    hidden: Annotated[str, typer.Option(help="--model mlp: hidden layer sizes, comma-separated.")] = "64",
+    activation: Annotated[str, typer.Option(help="--model mlp: identity, relu, tanh or logistic.")] = "relu",
+    epochs: Annotated[Optional[int], typer.Option(help="--model mlp: training epochs. Default: about 10,000 Adam steps of 200 rows.")] = None,
 ) -> int:
     """Compare REFERENCE with SHIFTED and recommend whether to retrain.
 
@@ -125,6 +140,7 @@ def compare(
             min_gain=min_gain, seed=seed, engine=engine, scheduler=scheduler,
             batch_size=batch_size, progress=progress, time_column=time_column,
             calibrate=calibrate, calibration_splits=calibration_splits,
+            **_network_options(model, hidden, activation, epochs),
         )
     for message in report.notes:
         note(message, quiet)
@@ -147,7 +163,7 @@ def profile(
     target: Annotated[Optional[str], typer.Option(help="Target column. Default: the one column named target, label, y or class.")] = None,
     features: Annotated[Optional[str], typer.Option(help="Comma-separated feature columns. Default: every column but the target.")] = None,
     exclude: Annotated[Optional[str], typer.Option(help="Comma-separated columns to leave out.")] = None,
-    model: Annotated[Optional[Family], typer.Option(help="Model family. Default: linear for a numeric target with many values, else logistic.")] = None,
+    model: Annotated[Optional[Family], typer.Option(help="Model family. Default: linear for a numeric target with many values, else logistic. mlp: a neural network (see --hidden, --activation).")] = None,
     loss: Annotated[Optional[Loss], typer.Option(help="Loss: mse or mae (linear), ce (logistic). Default: mse / ce.")] = None,
     engine: Annotated[Engine, typer.Option(help="dask reads DATA on a Dask cluster; any other value streams it here.")] = Engine.STREAM,
     scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address for --engine dask. Default: a local cluster.")] = None,

@@ -30,6 +30,8 @@ class Family(str, enum.Enum):
 
     LINEAR = "linear"
     LOGISTIC = "logistic"
+    MLP = "mlp"
+    """A multilayer perceptron (shiftemp.network); compare only, see shiftemp/netshift.py."""
 
 
 class Loss(str, enum.Enum):
@@ -41,11 +43,15 @@ class Loss(str, enum.Enum):
 
 
 #: The losses each family accepts; the first is its default.
-LOSSES = {Family.LINEAR: (Loss.MSE, Loss.MAE), Family.LOGISTIC: (Loss.CE,)}
+LOSSES = {
+    Family.LINEAR: (Loss.MSE, Loss.MAE),
+    Family.LOGISTIC: (Loss.CE,),
+    Family.MLP: (Loss.MSE, Loss.MAE, Loss.CE),
+}
 
 #: Default ridge per family (dimensionless: features are standardised). Logistic needs more, so
 #: that a class absent from one dataset or a separable design still has finite parameters.
-DEFAULT_RIDGE = {Family.LINEAR: 1e-8, Family.LOGISTIC: 1e-4}
+DEFAULT_RIDGE = {Family.LINEAR: 1e-8, Family.LOGISTIC: 1e-4, Family.MLP: 0.0}
 
 
 def check_loss(family: Family, loss: Loss | None) -> Loss:

@@ -41,6 +41,7 @@ from .stream import (
     SideStats,
     SpreadSample,
     _fit_reference,
+    _own_notes,
     _reference_rows,
     make_encoder,
     profile_reference,
@@ -72,7 +73,7 @@ def describe(reference: Reference, path) -> str:
     """One line about a profile: where it was written, of what."""
     stats = reference.stats
     return (
-        f"wrote {path}: {stats.rows_used:,} rows of {reference.path},"
+        f"wrote {path}: {stats.rows_used:,} of {stats.rows_read:,} rows of {reference.path},"
         f" {reference.family.value}/{reference.loss.value} on"
         f" {len(reference.encoder.feature_names)} features, target '{reference.layout.target}'"
     )
@@ -112,6 +113,7 @@ def to_members(reference: Reference) -> dict[str, bytes]:
             "rows_dropped": stats.rows_dropped,
         },
         "options": reference.options,
+        "columns": list(reference.columns),
         "layout": reference.layout.to_dict(),
         "model": {"family": reference.family.value, "loss": reference.loss.value,
                   "ridge": DEFAULT_RIDGE[reference.family],
@@ -123,6 +125,9 @@ def to_members(reference: Reference) -> dict[str, bytes]:
         "count": stats.moments.count,
         "target_null": bool(stats.target_null),
         "numeric_target": bool(stats.catalog.numeric_target),
+        "target_top": float(stats.target_top),
+        "present": [int(v) for v in stats.present],
+        "infinite": [bool(v) for v in stats.infinite],
         "spread_rows": int(stats.sample.capacity),
         "notes": list(reference.notes),
     }
@@ -191,7 +196,10 @@ def load(path) -> Reference:
     sample.numeric_t = _array(members, "sample_numeric.npy", path).T.copy()
     sample.codes_t = _array(members, "sample_codes.npy", path).T.copy()
     stats.sample = sample
-    stats.catalog.numeric_target = bool(meta.get("numeric_target", False))
+    stats.catalog.numeric_target = bool(meta["numeric_target"])
+    stats.target_top = float(meta["target_top"])
+    stats.present = np.array(meta["present"], dtype=np.int64)
+    stats.infinite = np.array(meta["infinite"], dtype=bool)
     stats.name = source["path"]
     family, loss = Family(meta["model"]["family"]), Loss(meta["model"]["loss"])
     classes = tuple(meta["classes"]) if meta["classes"] else None
@@ -201,7 +209,7 @@ def load(path) -> Reference:
         params=_array(members, "params.npy", path),
         energy_sum=float(meta["model"]["energy"]) * stats.rows_used,
         curvature=_array(members, "curvature.npy", path) if "curvature.npy" in members else None,
-        notes=tuple(meta["notes"]), options=meta["options"],
+        notes=tuple(meta["notes"]), options=meta["options"], columns=tuple(meta["columns"]),
     )
     reference.encoder = make_encoder(layout, family, stats, classes, source["path"])
     reference.profile_path = str(path)
@@ -244,10 +252,11 @@ def merge(references: list[Reference], spread_rows: int | None = None) -> Refere
     capacity = spread_size(encoder.p, spread_rows if spread_rows else stats.sample.capacity)
     stats.sample.truncate(capacity)
     stats.sample.compact()
+    path = " + ".join(r.path for r in references)
     reference = Reference(
-        path=" + ".join(r.path for r in references), format="merged profiles",
-        sha256="", layout=layout, family=family, loss=loss, stats=stats, classes=classes,
-        notes=first.layout.notes, options=first.options,
+        path=path, format="merged profiles", sha256="", layout=layout, family=family, loss=loss,
+        stats=stats, classes=classes, notes=first.layout.notes + _own_notes(stats, path),
+        options=first.options, columns=first.columns,
     )
     reference.encoder = encoder
     ridge = DEFAULT_RIDGE[family]

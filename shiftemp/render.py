@@ -144,6 +144,8 @@ def table(report: Comparison) -> Group:
         for row in energy_rows(report):
             carriers.add_row(*row)
         parts.append(carriers)
+    if report.network is not None:
+        parts.append(network_table(report.network))
     verdict = report.recommendation
     style = "bold red" if verdict.retrain else "bold green"
     line = Text()
@@ -310,3 +312,19 @@ def render_engine_text(run, fmt: Format, width: int = 110) -> str:
     buffer = _io.StringIO()
     Console(file=buffer, width=width, color_system=None, force_terminal=False).print(engine_table(run))
     return buffer.getvalue()
+
+
+def network_table(network: dict) -> Table:
+    """Per-layer table of a network refresh (``report.network``, a JSON-safe dict)."""
+    title = f"layers of the refresh ({network['energy_unit']}): {network['summary']}"
+    layers = Table(title=title, box=box.SIMPLE, title_justify="left")
+    for name in LAYER_HEADERS:
+        layers.add_column(name, justify="left" if name == "layer" else "right")
+    for layer in network["layers"]:
+        share = layer["share"]
+        layers.add_row(
+            layer["name"], f"{layer['n_parameters']:,}", _num(layer["energy_change"]),
+            "-" if share is None else f"{share:.1%}", _num(layer["entropy_change"]),
+            Temperature(**layer["temperature"]).describe(),
+        )
+    return layers

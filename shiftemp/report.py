@@ -267,6 +267,10 @@ class Comparison:
     run: Run | None = None
     explanation: Explanation | None = None
     calibration: Calibration | None = None
+    network: dict[str, Any] | None = None
+    """``compare --model mlp`` only: the refresh's per-layer energies, entropies and
+    temperatures (shiftemp.engine.RefreshReport.to_dict), energies in standardised units times
+    ``energy_scale``."""
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)

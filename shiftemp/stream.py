@@ -1157,6 +1157,8 @@ class Reference:
     curvature: np.ndarray | None = None
     notes: tuple[str, ...] = ()
     options: dict = field(default_factory=dict)
+    columns: tuple[str, ...] = ()
+    """Every column of the reference file (a profile notes the shifted data's extra ones)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -1321,6 +1323,7 @@ def profile_reference(reference, settings: Settings, runner=None, name: str | No
             loss=loss, stats=ref, classes=classes, notes=layout.notes + _own_notes(ref, scan.path),
             options={"target": settings.target, "features": settings.features,
                      "exclude": settings.exclude},
+            columns=tuple(map(str, scan.schema.names)),
         )
         reference.encoder = encoder
         _fit_reference(reference, scan, runner, settings)
@@ -1681,7 +1684,11 @@ def _compare_with(reference: Reference, new_scan, settings, runner, ref_hash, ne
     notes = list(reference.notes)
     if from_profile:
         where = getattr(reference, "profile_path", reference.path)
-        notes.append(f"reference statistics from the profile {where}")
+        extra = [c for c in new_scan.schema.names if c not in set(reference.columns)]
+        if extra and reference.options.get("features") is None:
+            at = 1 if notes and notes[0].startswith("using column") else 0
+            notes.insert(at, f"{names[1]}: columns not in {names[0]} are ignored: {', '.join(extra)}")
+        notes.insert(0, f"reference statistics from the profile {where}")
     else:
         notes += _own_notes(ref, names[0])
     notes += _own_notes(new, names[1])

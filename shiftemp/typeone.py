@@ -329,13 +329,15 @@ def _frequency_bound(law: Law, c: np.ndarray) -> float:
     return float(law.tail_bound(c).max(initial=0.0))
 
 
-def _decay_point(law: Law, c: np.ndarray, limit: float, level: float = 1e-17) -> float:
-    """The smallest ``t <= limit`` beyond which every row's ``|psi(t)|`` stays below ``level``."""
-    grid = np.geomspace(1e-3, limit, 256)
+def _decay_point(law: Law, c: np.ndarray, limit: float, weight: Any, level: float = 1e-17) -> float:
+    """The smallest ``t <= limit`` beyond which ``max_i B_i(t) weight(t)`` stays below ``level``,
+    ``B_i`` the non-increasing majorant of row i's ``|psi|`` and ``weight`` the integration kernel's
+    magnitude (non-increasing too): where an integral over ``t`` can stop."""
+    grid = np.geomspace(1e-3, limit, 400)
     top = np.zeros(grid.size)
     for block in _row_blocks(c.shape[0], grid.size * 2):
         top = np.maximum(top, _linear_form_majorant(law, c[block], grid).max(axis=0))
-    below = np.flatnonzero(top < level)
+    below = np.flatnonzero(top * weight(grid) < level)
     return float(grid[below[0]]) if below.size else float(limit)
 
 
@@ -500,7 +502,7 @@ def expected_ce_gauss_hermite(spread: np.ndarray, n_classes: int, *, nodes: int 
         for block in _row_blocks(sigma.size, nodes):
             out[block] = _softplus(sigma[block, None] * z) @ w
         return out
-    u, wu = _frullani_grid(float(TAIL_Z * sigma.max(initial=0.0)))
+    u, wu = _frullani_grid(float(TAIL_Z * sigma.max(initial=0.0)), float(sigma.min(initial=0.0)))
     for block in _row_blocks(sigma.size, u.size * nodes):
         s = sigma[block]
         # F = 1 - L = E[1 - exp(-e^{u + sigma Z})], (rows, u)
@@ -514,9 +516,17 @@ def expected_ce_gauss_hermite(spread: np.ndarray, n_classes: int, *, nodes: int 
 U_MARGIN = 36.0
 
 
-def _frullani_grid(window: float) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Legendre nodes for ``u`` in ``[-36 - H, 4]`` (``e^{-e^4} ~ 2e-24`` beyond)."""
-    return _gauss_legendre(_panels(-U_MARGIN - window, 4.0, 2.0))
+def _frullani_grid(window: float, spread: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes for ``u`` in ``[-36 - H, 4]`` (``e^{-e^4} ~ 2e-24`` beyond).
+
+    Panels of width 2 on ``[-8, 4]``, where ``e^{-e^u}`` bends; below, the integrand varies on
+    the scale of the smallest logit spread (and like ``e^u`` in the far tail), so panels of
+    ``min(2 spread, 8)`` but at least 2.
+    """
+    low = -U_MARGIN - window
+    far = max(2.0, min(2.0 * spread, 8.0))
+    breaks = np.concatenate([_panels(low, -8.0, far)[:-1], _panels(-8.0, 4.0, 2.0)]) if low < -10.0 else _panels(low, 4.0, 2.0)
+    return _gauss_legendre(breaks)
 
 
 def _frullani_outer(F: np.ndarray, m: int, u: np.ndarray, wu: np.ndarray) -> np.ndarray:
@@ -563,9 +573,9 @@ def expected_ce_fourier(design: np.ndarray, law: Law, n_classes: int) -> np.ndar
 
 
 def _binary_fourier(c: np.ndarray, law: Law) -> np.ndarray:
-    stop = _decay_point(law, c, 14.0)
-    width = min(0.5, 4.0 / max(_frequency_bound(law, c), 1e-300))
-    t, w = _gauss_legendre(_panels(0.0, stop, width))
+    stop = _decay_point(law, c, 14.0, lambda t: np.pi / (t * np.sinh(np.pi * t)))
+    width = min(1.0, 20.0 / max(_frequency_bound(law, c), 1e-300))
+    t, w = _gauss_legendre(_panels(0.0, stop, width), order=24)
     kernel = _binary_kernel(t)
     out = np.empty(c.shape[0])
     for block in _row_blocks(c.shape[0], 3 * t.size):
@@ -579,11 +589,13 @@ def _binary_fourier(c: np.ndarray, law: Law) -> np.ndarray:
 
 def _softmax_fourier(c: np.ndarray, law: Law, m: int) -> np.ndarray:
     window = float(law.tail_bound(c).max(initial=0.0))
-    u, wu = _frullani_grid(window)
+    u, wu = _frullani_grid(window, float(row_spread(c, law).min(initial=0.0)))
     reach = U_MARGIN + window + 4.0
-    stop = _decay_point(law, c, 26.0)  # |Gamma(1 + 26 i)| ~ 1e-17
-    width = min(0.5, 10.0 / (reach + 4.0 + _frequency_bound(law, c)))
-    s, ws = _gauss_legendre(_panels(0.0, stop, width))
+    # |Gamma(1 + is)| / s = sqrt(pi / (s sinh(pi s))): ~1e-17 by s = 26 whatever psi does
+    stop = _decay_point(law, c, 26.0, lambda s: np.sqrt(np.pi / (s * np.sinh(np.pi * s))))
+    # 24-point panels over at most 20 rad of the fastest phase s (|u| + H) + arg Gamma
+    width = min(1.0, 20.0 / (reach + 4.0 + _frequency_bound(law, c)))
+    s, ws = _gauss_legendre(_panels(0.0, stop, width), order=24)
     log_gamma = special.loggamma(1.0 + 1j * s)
     # P(W > u) = 1/2 + (1/pi) int_0^inf Im[e^{-isu} phi_W(s)] / s ds, phi_W = Gamma(1 + is) psi
     kernel = (np.exp(log_gamma.real) * ws / (np.pi * s))[:, None] * np.sin(log_gamma.imag[:, None] - np.outer(s, u))

@@ -10,7 +10,7 @@ import enum
 import os
 import platform
 import time
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from .entropy import data_entropy_change, parameter_entropy_change
 from .errors import OptionError
 from .explain import explain_energy
 from .models import Family, Loss, Model, check_loss
+from .network import Activation
 from .report import Comparison, InputSummary, ModelSummary, Run
 from .temperature import temperature
 
@@ -105,6 +106,9 @@ def compare(
     time_column: str | None = None,
     calibrate: bool = False,
     calibration_splits: int = _calibration.DEFAULT_SPLITS,
+    hidden: Sequence[int] = (64,),
+    activation: str = "relu",
+    epochs: int | None = None,
 ) -> Comparison:
     """Compare a reference dataset with a shifted one and recommend whether to retrain.
 
@@ -118,7 +122,7 @@ def compare(
     features, exclude
         Columns to use, or to leave out; by default every column but the target.
     model, loss
-        Model family (``linear``, ``logistic``) and loss (``mse``, ``mae``, ``ce``); by default
+        Model family (``linear``, ``logistic``, ``mlp``) and loss (``mse``, ``mae``, ``ce``); by default
         chosen from the target (numeric with many values: linear/mse; otherwise logistic/ce).
     folds
         K of the cross-fitting of the refreshed model on the shifted data.
@@ -151,6 +155,9 @@ def compare(
         decision's intervals by it. In-memory engine only.
     calibration_splits
         How many self-splits the calibration makes (default 10).
+    hidden, activation, epochs
+        ``--model mlp`` only: hidden layer sizes, activation (identity, relu, tanh, logistic)
+        and training epochs (default: about 10,000 Adam steps).
 
     Returns
     -------
@@ -182,9 +189,23 @@ def compare(
     }
     if time_column is not None:  # orders the rows, never a feature
         exclude = [*(exclude or []), time_column]
-    if engine is not Engine.MEMORY:
-        from . import stream
+    if family is Family.MLP:
+        from .netshift import network_parts, with_output_layer_advice
 
+        if calibrate:
+            raise OptionError("--calibrate is not available with --model mlp; drop one of them.")
+        ref_source, new_source = as_source(reference, "reference"), as_source(shifted, "shifted")
+        parts, network = network_parts(
+            ref_source, new_source, target=target, features=features, exclude=exclude,
+            loss=loss, folds=folds, seed=seed, hidden=hidden, activation=Activation(activation),
+            epochs=epochs, entropy=entropy.value, summary=_summary,
+        )
+        options |= {"hidden": list(hidden), "activation": Activation(activation).value,
+                    "epochs": epochs}
+        return with_output_layer_advice(_report(parts, options, min_gain, started, stamp), network)
+    from . import stream
+
+    if engine is not Engine.MEMORY or stream.is_profile(reference):
         chosen = stream.choose_engine(engine.value, reference, shifted)
         if chosen != Engine.MEMORY.value and calibrate:
             raise OptionError(

@@ -103,9 +103,10 @@ def test_a_large_reference_is_thinned(rng, monkeypatch):
 
 
 def test_too_few_rows_and_too_few_splits_are_refused(rng):
-    frame = regression_frame(rng, 25)
+    frame = regression_frame(rng, 19)
     pair = prepare(frame, frame, target="y")
-    with pytest.raises(InputError, match="25 usable rows are too few to calibrate"):
+    with pytest.raises(InputError, match="19 usable rows are too few to calibrate by self-splits"
+                                         " with 5 folds; it needs at least 20"):
         calibrate(pair, Family.LINEAR, Loss.MSE, 5, 0, splits=3)
     with pytest.raises(OptionError, match="--calibration-splits must be at least 3; got 2"):
         calibrate(pair, Family.LINEAR, Loss.MSE, 5, 0, splits=2)

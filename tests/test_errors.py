@@ -258,7 +258,7 @@ CASES = [
          pair(classification(1, 300).assign(label=[f"c{i}" for i in range(300)]),
               classification(2)),
          (REF, NEW), 2,
-         "ref.csv, new.csv: the target 'label' has 300 distinct values, too many for"
+         "ref.csv, new.csv: the target 'label' has 302 distinct values, too many for"
          " classification (at most 100); pass --target with the column to predict."),
     Case("text-target-linear", pair(classification(1), classification(2)),
          (REF, NEW, "--model", "linear"), 2,

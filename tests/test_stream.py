@@ -51,12 +51,13 @@ def differences(a, b, rtol, atol=1e-12, skip=()):
     has no relative precision), anything else at all."""
     left, right = flat(a.to_dict()), flat(b.to_dict())
     found = []
-    assert left.keys() == right.keys()
+    kept = lambda keys: {k for k in keys if not any(k.startswith(s) for s in skip)}  # noqa: E731
+    assert kept(left) == kept(right)
     scale = abs(a.explanation.total) if a.explanation is not None else 1.0
     for key, x in left.items():
-        y = right[key]
         if any(key.startswith(s) for s in skip):
             continue
+        y = right[key]
         if isinstance(x, float) and isinstance(y, float):
             slack = atol * scale if key.startswith(".explanation") else atol
             if abs(x - y) > rtol * max(abs(x), abs(y)) + slack:
@@ -162,13 +163,13 @@ def test_the_spread_sample_is_the_same_rows_in_both_engines(rng):
 
 
 def test_a_pass_does_not_depend_on_batch_boundaries(rng):
-    ref, _ = mixed_frames(rng, n_ref=700, n_new=10)
+    ref, _ = mixed_frames(rng, n_ref=300, n_new=10)
     layout = stream.resolve_layout([io.scan(ref).schema] * 2, ["r", "s"], "y", None, None)
     results = [
         stream.LocalRunner(size).run(
-            io.scan(ref), stream.PassSpec(stream._SideFactory(layout, 200, None, 5, 0),
+            io.scan(ref), stream.PassSpec(stream._SideFactory(layout, 100, None, 5, 0),
                                           layout.used, "r"))
-        for size in (1, 64, 700)
+        for size in (1, 64, 300)
     ]
     def labelled(stats):
         """The co-moments with columns in one order: indicators appear as categories do."""
@@ -235,7 +236,7 @@ def test_mae_streams_to_the_same_numbers_on_small_data(rng):
     memory, streamed = both(ref, new, target="y", loss="mae")
     # least absolute deviations by IRLS (stopping at a 1e-10 relative change of the objective):
     # the rows' order moves the fit within that tolerance
-    assert differences(memory, streamed, rtol=1e-4, atol=1e-8) == []
+    assert differences(memory, streamed, rtol=1e-5, atol=1e-5) == []
     assert differences(memory, streamed, rtol=1e-6, atol=1e-8, skip=(".explanation",)) == []
 
 

@@ -1,0 +1,79 @@
+"""The Dask engine: the local engine's report from statistics mapped over partitions on a cluster;
+a clean exit 2 when the optional dependency is missing."""
+
+from __future__ import annotations
+
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import shiftemp
+from shiftemp import profile
+from shiftemp.distributed import MISSING
+
+from test_stream import differences, mixed_frames
+
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
+
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(processes=False, n_workers=2, threads_per_worker=1,
+                                  dashboard_address=":0") as cluster:
+        with distributed.Client(cluster) as connected:
+            yield connected
+
+
+@pytest.fixture
+def files(rng, tmp_path):
+    ref, new = mixed_frames(rng, n_ref=900, n_new=700)
+    paths = []
+    for frame, name in ((ref, "ref"), (new, "new")):
+        path = tmp_path / f"{name}.parquet"
+        # several row groups: several partitions, merged on the cluster
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=200)
+        paths.append(path)
+    return paths
+
+
+def test_without_dask_the_engine_exits_2_naming_the_extra(run, files, monkeypatch):
+    """First in the module: no cluster runs yet, whose threads would need the real modules."""
+    for name in ("dask", "distributed"):
+        monkeypatch.setitem(sys.modules, name, None)  # what an uninstalled package looks like
+    result = run("compare", *files, "--target", "y", "--engine", "dask")
+    assert result.code == 2
+    assert result.stderr == f"shiftemp: error: {MISSING}\n"
+    assert "pip install 'shiftemp[dask]'" in result.stderr
+
+
+@pytest.mark.parametrize("loss", ["mse", "mae"])
+def test_dask_gives_the_local_engines_report(client, files, loss):
+    local = shiftemp.compare(*files, target="y", loss=loss, engine="stream")
+    on_dask = shiftemp.compare(*files, target="y", loss=loss, engine="dask", scheduler=client)
+    rtol, atol = (1e-9, 1e-12) if loss == "mse" else (1e-5, 1e-5)  # MAE: IRLS's tolerance
+    assert differences(local, on_dask, rtol=rtol, atol=atol) == []
+
+
+def test_dask_fits_a_logistic_model_like_the_local_engine(client, rng, tmp_path):
+    from conftest import classification_frame
+
+    paths = []
+    for n, flip, name in ((800, False, "ref"), (600, True, "new")):
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(pa.Table.from_pandas(classification_frame(rng, n, flip=flip), preserve_index=False),
+                       path, row_group_size=250)
+        paths.append(path)
+    local = shiftemp.compare(*paths, engine="stream", spread_rows=300)
+    on_dask = shiftemp.compare(*paths, engine="dask", scheduler=client, spread_rows=300)
+    assert differences(local, on_dask, rtol=1e-6, atol=1e-8) == []
+
+
+def test_dask_builds_the_same_profile(client, files, tmp_path):
+    ref, new = files
+    profile.save(profile.build(ref, target="y"), tmp_path / "local.shiftemp")
+    profile.save(profile.build(ref, target="y", engine="dask", scheduler=client), tmp_path / "dask.shiftemp")
+    a, b = (shiftemp.compare(tmp_path / f"{name}.shiftemp", new) for name in ("local", "dask"))
+    assert differences(a, b, rtol=1e-9, skip=(".notes",)) == []

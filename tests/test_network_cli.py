@@ -1,0 +1,106 @@
+"""`shiftemp engine` and `compare --model mlp`: the network commands end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shiftemp.cli import main
+
+
+def sine_frame(rng: np.random.Generator, n: int, sign: float = 1.0) -> pd.DataFrame:
+    x = rng.uniform(-2, 2, (n, 2))
+    y = sign * 2 * np.sin(3 * x[:, 0]) + 0.2 * rng.normal(size=n)
+    return pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "y": y})
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("net")
+    rng = np.random.default_rng(0)
+    paths = {}
+    for name, sign in (("reference", 1.0), ("same", 1.0), ("flipped", -1.0)):
+        paths[name] = folder / f"{name}.parquet"
+        sine_frame(rng, 1000, sign).to_parquet(paths[name])
+    return paths
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+FAST = ("--hidden", "8", "--epochs", "60")
+
+
+def test_engine_compares_activations_in_json(files, capsys):
+    code, out, _ = run(
+        capsys, "engine", str(files["reference"]), "--activation", "relu,identity",
+        "--hidden", "16", "--epochs", "400", "--format", "json",
+    )
+    assert code == 0
+    report = json.loads(out)
+    assert report["kind"] == "engine"
+    by_activation = {a["activation"]: a for a in report["activations"]}
+    assert set(by_activation) == {"relu", "identity"}
+    for figures in by_activation.values():
+        assert 0.0 <= figures["efficiency"] <= 1.0
+        assert [layer["name"] for layer in figures["layers"]] == ["hidden 1", "output"]
+    assert by_activation["identity"]["engine_type"] == "non-working"
+    assert by_activation["relu"]["efficiency"] > by_activation["identity"]["efficiency"]
+
+
+def test_engine_table_names_the_engine_type(files, capsys):
+    code, out, _ = run(capsys, "engine", str(files["reference"]), *FAST)
+    assert code == 0
+    assert "work efficiency eta" in out and "engine type" in out
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--activation", "softplus", "--activation takes identity, relu, tanh, logistic"),
+        ("--hidden", "8,0", "--hidden takes positive layer sizes"),
+        ("--epochs", "0", "--epochs must be at least 1"),
+    ],
+)
+def test_engine_bad_options_exit_2_with_one_line(files, capsys, option, value, message):
+    code, out, err = run(capsys, "engine", str(files["reference"]), option, value)
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and message in err
+
+
+def test_mlp_concept_shift_is_retrain_with_layers(files, capsys):
+    code, out, _ = run(
+        capsys, "compare", str(files["reference"]), str(files["flipped"]), "--model", "mlp",
+        *FAST, "--format", "json",
+    )
+    assert code == 0
+    report = json.loads(out)
+    assert report["recommendation"]["retrain"] is True
+    layers = report["network"]["layers"]
+    assert [layer["name"] for layer in layers] == ["hidden 1", "output"]
+    shares = [layer["share"] for layer in layers]
+    assert sum(shares) == pytest.approx(1.0)
+
+
+def test_mlp_no_shift_is_keep(files, capsys):
+    code, out, _ = run(
+        capsys, "compare", str(files["reference"]), str(files["same"]), "--model", "mlp", *FAST,
+        "--quiet",
+    )
+    assert code == 0
+    assert out.startswith("KEEP")
+
+
+def test_mlp_refuses_parameter_entropy(files, capsys):
+    code, _, err = run(
+        capsys, "compare", str(files["reference"]), str(files["same"]), "--model", "mlp",
+        "--entropy", "parameters",
+    )
+    assert code == 2 and "--model mlp supports --entropy data only" in err
