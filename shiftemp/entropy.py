@@ -33,12 +33,16 @@ class EntropyEstimate:
     rows: int = 0
     """Rows the estimate is over; 0: as many as ``influence`` (which may hold only the spread
     sample's rows: ``se = sd(influence) / sqrt(rows)``)."""
+    second_order: float = 0.0
+    """Variance the first-order influence misses where it vanishes: ``(k - 1) / (2 n^2)`` per
+    categorical column (exactly balanced categories have zero influence, not zero variance)."""
 
     @property
     def se(self) -> float:
         n = self.rows or self.influence.size
         m = self.influence.size
-        return float(self.influence.std(ddof=1) / np.sqrt(n)) if n > 1 and m > 1 else 0.0
+        first = float(self.influence.var(ddof=1) / n) if n > 1 and m > 1 else 0.0
+        return float(np.sqrt(first + self.second_order))
 
     def estimate(self) -> Estimate:
         return Estimate.normal(self.value, self.se)
@@ -167,7 +171,8 @@ def shannon_entropy_from_counts(counts: np.ndarray, sample_codes: np.ndarray) ->
     plug_in = float(-(p * np.log(p)).sum())
     log_p = np.log(counts[sample_codes] / n)
     return EntropyEstimate(
-        plug_in + (observed.size - 1) / (2.0 * n), -log_p - plug_in, {}, rows=n
+        plug_in + (observed.size - 1) / (2.0 * n), -log_p - plug_in, {}, rows=n,
+        second_order=(observed.size - 1) / (2.0 * n * n),
     )
 
 
@@ -184,11 +189,15 @@ def data_entropy(
 def _joint(total: EntropyEstimate, parts, categorical_names) -> EntropyEstimate:
     value, influence = total.value, total.influence.copy()
     marginals = dict(total.marginals)
+    second_order = total.second_order
     for name, part in zip(categorical_names, parts):
         value += part.value
         influence += part.influence
         marginals[name] = part.value
-    return EntropyEstimate(value, influence, marginals, total.dependence, rows=total.rows)
+        second_order += part.second_order
+    return EntropyEstimate(
+        value, influence, marginals, total.dependence, rows=total.rows, second_order=second_order
+    )
 
 
 @dataclass(frozen=True)
