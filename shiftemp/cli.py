@@ -40,12 +40,43 @@ def _columns(value: Optional[str]) -> Optional[list[str]]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def stdout_console(no_color: bool = False) -> Console:
+def apply_config(ctx: typer.Context, value: Optional[Path]) -> Optional[Path]:
+    """``--config``'s eager callback: the settings of the configuration file (``--config FILE``,
+    else ./shiftemp.toml, else ./pyproject.toml [tool.shiftemp]) become the defaults of this
+    command's options, so a flag on the command line overrides them (shiftemp/config.py)."""
+    from . import config as configuration
+
+    loaded = configuration.load(value)
+    ctx.default_map = {**(ctx.default_map or {}), **checked_settings(ctx, loaded)}
+    return value
+
+
+def checked_settings(ctx: typer.Context, loaded) -> dict:
+    """The file's settings that ``ctx``'s command takes, each checked by its option, so a bad
+    value is refused naming the file."""
+    params = {param.name: param for param in ctx.command.params}
+    out = {}
+    for name, value in loaded.values.items():
+        param = params.get(name)
+        if param is None:
+            continue
+        try:
+            param.process_value(ctx, value)
+        except typer.BadParameter as exc:
+            reason = exc.message.removeprefix("Value error, ").rstrip(".")
+            raise OptionError(
+                f"{loaded.source}: {name} = {value!r}: {reason}. Fix the value or remove it."
+            ) from None
+        out[name] = value
+    return out
+
+
+def stdout_console(no_color: bool = False, width: int = 110) -> Console:
     """The console for results; plain and wide when stdout is not a terminal."""
-    color = not no_color and "NO_COLOR" not in os.environ
+    color = not no_color and not os.environ.get("NO_COLOR")
     terminal = sys.stdout.isatty()
     return Console(
-        file=sys.stdout, no_color=not color, width=None if terminal else 110,
+        file=sys.stdout, no_color=not color, width=None if terminal else width,
         highlight=False, soft_wrap=not terminal,
     )
 
@@ -72,14 +103,15 @@ class progress_bar:
     value is the library's ``progress`` callback; ``None`` (no bar) unless stderr is a terminal
     and not ``quiet``."""
 
-    def __init__(self, quiet: bool):
+    def __init__(self, quiet: bool, no_color: bool = False):
         self.bar = None
         if not quiet and sys.stderr.isatty():
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             self.bar = Progress(
                 TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
-                TimeElapsedColumn(), console=Console(file=sys.stderr), transient=True,
+                TimeElapsedColumn(), console=Console(file=sys.stderr, no_color=no_color or None),
+                transient=True,
             )
         self.tasks: dict[str, int] = {}
 
@@ -114,41 +146,58 @@ def compare(
     seed: Annotated[int, typer.Option(help="Seed of the fold assignment.")] = 0,
     format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.TABLE,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to FILE (atomically) instead of stdout.")] = None,
-    fail_on_retrain: Annotated[bool, typer.Option("--fail-on-retrain", help="Exit with code 1 when the recommendation is retrain (a CI gate).")] = False,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Also write a self-contained HTML report (charts inline, no network) to FILE.")] = None,
+    history: Annotated[Optional[Path], typer.Option("--history", help="Append this run to a history: FILE.jsonl (a JSON line) or FILE.sqlite / FILE.db (a SQLite table); see shiftemp history.")] = None,
+    fail_on_retrain: Annotated[bool, typer.Option("--fail-on-retrain/--no-fail-on-retrain", help="Exit with code 1 when the recommendation is retrain (a CI gate).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the one-line verdict; no notes.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colour (also: the NO_COLOR environment variable).")] = False,
     engine: Annotated[Engine, typer.Option(help="Where to run: memory; stream (record batches, bounded memory); dask (a Dask cluster); auto: stream inputs over 2M rows or too big for memory.")] = Engine.AUTO,
     scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address for --engine dask. Default: a local cluster.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Rows per record batch of the stream and dask engines.")] = io.BATCH_ROWS,
+    batch_size: Annotated[Optional[int], typer.Option(help="Rows per record batch of the stream and dask engines. Default: about 500,000 values' worth.")] = None,
     time_column: Annotated[Optional[str], typer.Option(help="Column that orders the rows in time: never a feature; --calibrate splits the reference into consecutive windows by it.")] = None,
-    calibrate: Annotated[bool, typer.Option("--calibrate", help="Measure the null spread of dE and dS on the reference alone (repeated self-splits): report the ambient temperature and widen the decision's intervals by it.")] = False,
+    calibrate: Annotated[bool, typer.Option("--calibrate/--no-calibrate", help="Measure the null spread of dE and dS on the reference alone (repeated self-splits): report the ambient temperature and widen the decision's intervals by it.")] = False,
     calibration_splits: Annotated[int, typer.Option(help="Self-splits of --calibrate.")] = DEFAULT_SPLITS,
+    init: Annotated[InitLaw, typer.Option(help="Initialization law of the Type I temperatures reported for each side.")] = InitLaw.NORMAL,
     hidden: Annotated[str, typer.Option(help="--model mlp: hidden layer sizes, comma-separated.")] = "64",
     activation: Annotated[str, typer.Option(help="--model mlp: identity, relu, tanh or logistic.")] = "relu",
     epochs: Annotated[Optional[int], typer.Option(help="--model mlp: training epochs. Default: about 10,000 Adam steps of 200 rows.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="Defaults for these options from a TOML file. Default: ./shiftemp.toml, else [tool.shiftemp] of ./pyproject.toml. Flags override it; see shiftemp config.", callback=apply_config, is_eager=True)] = None,
 ) -> int:
     """Compare REFERENCE with SHIFTED and recommend whether to retrain.
 
     Exit codes: 0 ran; 1 retrain recommended and --fail-on-retrain given; 2 usage or input error.
     """
-    if output is not None:
-        io.check_output(output, (reference, shifted))
-    with progress_bar(quiet) as progress:
+    for path in (output, html):
+        if path is not None:
+            io.check_output(path, (reference, shifted))
+    if history is not None:
+        from .history import check as check_history
+
+        check_history(history)
+    with progress_bar(quiet, no_color) as progress:
         report = compare_datasets(
             reference, shifted, target=target, features=_columns(features),
             exclude=_columns(exclude), model=model, loss=loss, folds=folds, entropy=entropy,
             min_gain=min_gain, seed=seed, engine=engine, scheduler=scheduler,
             batch_size=batch_size, progress=progress, time_column=time_column,
             calibrate=calibrate, calibration_splits=calibration_splits,
-            **_network_options(model, hidden, activation, epochs),
+            init=init.value, **_network_options(model, hidden, activation, epochs),
         )
     for message in report.notes:
         note(message, quiet)
     if output is not None:
         io.write_text(output, render.render_text(report, format))
-    elif quiet:
+    if html is not None:
+        from .html import comparison_html
+
+        io.write_text(html, comparison_html(report))
+    if history is not None:
+        from .history import append, record
+
+        append(history, record(report))
+    if quiet:
         print(render.verdict_line(report))
-    else:
+    elif output is None:
         render.show(report, format, stdout_console(no_color))
     if fail_on_retrain and report.recommendation.retrain:
         return ExitCode.RETRAIN
@@ -167,7 +216,7 @@ def profile(
     loss: Annotated[Optional[Loss], typer.Option(help="Loss: mse or mae (linear), ce (logistic). Default: mse / ce.")] = None,
     engine: Annotated[Engine, typer.Option(help="dask reads DATA on a Dask cluster; any other value streams it here.")] = Engine.STREAM,
     scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address for --engine dask. Default: a local cluster.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Rows per record batch.")] = io.BATCH_ROWS,
+    batch_size: Annotated[Optional[int], typer.Option(help="Rows per record batch. Default: about 500,000 values' worth.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notes, no progress bar, no summary line.")] = False,
 ) -> int:
     """Save the reference's statistics and fitted model to a .shiftemp profile, to compare
@@ -227,6 +276,7 @@ def engine(
     seed: Annotated[int, typer.Option(help="Seed of the initialization, sampling and shuffling.")] = 0,
     format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.TABLE,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to FILE (atomically) instead of stdout.")] = None,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Also write a self-contained HTML report (charts inline, no network) to FILE.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only one line per activation; no notes.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colour (also: the NO_COLOR environment variable).")] = False,
 ) -> int:
@@ -235,6 +285,8 @@ def engine(
     from .heat import parse_activations, parse_hidden, run_engine
     from .network import InitScheme
 
+    if html is not None:
+        io.check_output(html, (data,))
     run = run_engine(
         io.read(data), target=target, features=_columns(features), exclude=_columns(exclude),
         hidden=parse_hidden(hidden), activations=parse_activations(activation), loss=loss,
@@ -243,15 +295,164 @@ def engine(
     )
     for message in run.notes:
         note(message, quiet)
+    if html is not None:
+        from .html import engine_html
+
+        io.write_text(html, engine_html(run))
     if output is not None:
-        io.write_text(output, render.render_engine_text(run, format))
+        io.write_text(output, render.render_run_text(run, format))
     elif quiet:
         for report in run.reports:
             print(f"{report.activation.value}: eta {report.efficiency:.3f}, {report.engine_type.value}")
     elif format is Format.TABLE:
         stdout_console(no_color).print(render.engine_table(run))
     else:
-        sys.stdout.write(render.render_engine_text(run, format))
+        sys.stdout.write(render.render_run_text(run, format))
+    return ExitCode.OK
+
+
+@app.command("history")
+def history_command(
+    file: Annotated[Optional[Path], typer.Argument(help="The history compare --history wrote: FILE.jsonl, FILE.sqlite or FILE.db. Default: the history setting of the configuration file.", show_default=False)] = None,
+    last: Annotated[int, typer.Option(help="Rows: the last N runs (the sparklines cover every run); 0 for all.")] = 20,
+    format: Annotated[Format, typer.Option("--format", "-f", help="table; json (the records, a list); markdown.")] = Format.TABLE,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Also draw the trend in a self-contained HTML page, FILE.")] = None,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colour (also: the NO_COLOR environment variable).")] = False,
+    config: Annotated[Optional[Path], typer.Option("--config", help="The configuration file whose history setting is the default FILE.")] = None,
+) -> int:
+    """Show the trend of a run history: sparklines of the temperature and the energy released
+    over every run, and the last runs. A line that cannot be read is reported on stderr and
+    skipped."""
+    from . import history as runs
+
+    if file is None:
+        from . import config as configuration
+
+        loaded = configuration.load(config)
+        if "history" not in loaded.values:
+            raise OptionError(
+                "history needs FILE (the file of compare --history), or a history setting in"
+                " shiftemp.toml, [tool.shiftemp] of pyproject.toml or --config FILE."
+            )
+        file = Path(loaded.values["history"])
+    found = runs.read(file)
+    for skipped in found.skipped:
+        print(f"shiftemp: warning: {found.path} {skipped.where}: {skipped.reason}; skipped",
+              file=sys.stderr)
+    series = runs.series(found.records)
+    if html is not None:
+        from .html import history_html
+
+        io.check_output(html, (file,))
+        io.write_text(html, history_html(found, series))
+    if format is Format.TABLE:
+        stdout_console(no_color).print(render.history_table(found, series, last))
+    elif format is Format.MARKDOWN:
+        sys.stdout.write(render.history_markdown(found, series, last))
+    else:
+        import json
+
+        sys.stdout.write(json.dumps(list(found.records), indent=2, ensure_ascii=False) + "\n")
+    return ExitCode.OK
+
+
+def _setting_text(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(getattr(value, "value", value))
+
+
+@app.command("config")
+def config_command(
+    config: Annotated[Optional[Path], typer.Option("--config", help="Read this TOML file instead of ./shiftemp.toml or [tool.shiftemp] of ./pyproject.toml.")] = None,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colour (also: the NO_COLOR environment variable).")] = False,
+) -> int:
+    """Show the effective settings of shiftemp compare and where each came from: the
+    configuration file or the built-in default. A flag on the command line overrides both."""
+    from . import config as configuration
+
+    loaded = configuration.load(config)
+    command = typer.main.get_command(app).get_command(None, "compare")
+    given = checked_settings(typer.Context(command), loaded)
+    defaults = {param.name: param.default for param in command.params}
+    rows = [
+        (name, _setting_text(given[name]), loaded.source) if name in given
+        else (name, _setting_text(defaults[name]), "default")
+        for name in configuration.SETTINGS if name in defaults
+    ]
+    heading = (
+        f"shiftemp compare settings from {loaded.source}" if loaded.source else
+        "shiftemp compare settings: built-in defaults (no shiftemp.toml, no [tool.shiftemp] in"
+        " pyproject.toml here)"
+    )
+    stdout_console(no_color).print(render.settings_table(rows, heading))
+    return ExitCode.OK
+
+
+@app.command("schema")
+def schema_command() -> int:
+    """Print the JSON Schema of every JSON document shiftemp writes: the compare and engine
+    reports and the history records, told apart by their kind."""
+    from importlib.resources import files
+
+    sys.stdout.write(files("shiftemp").joinpath("schema.json").read_text(encoding="utf-8"))
+    return ExitCode.OK
+
+
+@app.command()
+def temperature(
+    data: Annotated[Path, typer.Argument(help="The training data (.parquet, .csv, .csv.gz, or a folder of parquet parts).", show_default=False)],
+    target: Annotated[Optional[str], typer.Option(help="Target column. Default: the one column named target, label, y or class.")] = None,
+    features: Annotated[Optional[str], typer.Option(help="Comma-separated feature columns. Default: every column but the target.")] = None,
+    exclude: Annotated[Optional[str], typer.Option(help="Comma-separated columns to leave out.")] = None,
+    model: Annotated[Optional[Family], typer.Option(help="linear (mse, mae) or logistic (ce). Default: from the target.")] = None,
+    loss: Annotated[Optional[str], typer.Option(help="mse, mae (numeric target), ce (classes); comma-separated, or all of the model's. Default: mse or ce from the target.")] = None,
+    init: Annotated[str, typer.Option(help="Initialization law: normal, uniform, mixed; comma-separated, or all.")] = "all",
+    scale: Annotated[Optional[float], typer.Option(help="Standard deviation s of the normal law (and of the mixed law's normal part). Default: 1/sqrt(fan_in), stated in the output.")] = None,
+    width: Annotated[Optional[float], typer.Option(help="Half-width a of the uniform law (and of the mixed law's uniform part). Default: sqrt(3) s.")] = None,
+    mix: Annotated[Optional[float], typer.Option(help="Weight pi of the normal part of the mixed law. Default: 0.5.")] = None,
+    method: Annotated[str, typer.Option(help="analytic, asymptotic, monte-carlo; comma-separated, or all.")] = "all",
+    draws: Annotated[int, typer.Option(help="Monte Carlo draws of the parameters.")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Seed of the Monte Carlo draws and row subsampling.")] = 0,
+    format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.TABLE,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to FILE (atomically) instead of stdout.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only T_I per combination; no notes.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colour (also: the NO_COLOR environment variable).")] = False,
+) -> int:
+    """The Type I temperature of training a model on DATA from its initialization: E_A, E_B,
+    S_A, S_B, dE, dS and T_I for each loss and initialization law, by each method side by side."""
+    from .laws import InitLaw as Law
+    from .models import LOSSES
+    from .training import parse_choices, run_temperature
+    from .typeone import Method
+
+    if loss == "all":
+        if model is None:
+            raise OptionError("--loss all needs --model (linear: mse, mae; logistic: ce).")
+        losses = LOSSES[model]
+    elif loss is not None:
+        losses = parse_choices(loss, Loss, "--loss")
+    else:
+        losses = LOSSES[model][:1] if model is not None and model is not Family.MLP else None
+    run = run_temperature(
+        io.read(data), target=target, features=_columns(features), exclude=_columns(exclude),
+        losses=losses, laws=parse_choices(init, Law, "--init"), scale=scale, width=width, mix=mix,
+        methods=parse_choices(method, Method, "--method"), draws=draws, seed=seed,
+    )
+    for message in run.notes:
+        note(message, quiet)
+    if output is not None:
+        io.write_text(output, render.render_run_text(run, format))
+    elif quiet:
+        for result in run.results:
+            best = result.estimates[0]
+            print(f"{result.loss.value}/{result.law.to_dict()['kind']}: T_I {best.temperature.describe()} ({best.method.value})")
+    elif format is Format.TABLE:
+        stdout_console(no_color, width=150).print(render.temperature_table(run))
+    else:
+        sys.stdout.write(render.render_run_text(run, format))
     return ExitCode.OK
 
 
@@ -278,6 +479,8 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="shiftemp", standalone_mode=False)
+        if code == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into a returned 130, silently
+            print("shiftemp: interrupted", file=sys.stderr)
     except ShiftempError as exc:
         print(f"shiftemp: error: {exc}", file=sys.stderr)
         code = exc.exit_code
@@ -288,8 +491,18 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, Abort):
         print("shiftemp: interrupted", file=sys.stderr)
         code = ExitCode.INTERRUPTED
-    except BrokenPipeError:
-        # the reader went away (| head): stop quietly, and keep Python from complaining at exit
+    except MemoryError:  # the pre-flight estimate (resources.py) was too low
+        print(
+            "shiftemp: error: out of memory; use --engine stream (bounded memory), or compare"
+            " fewer rows or columns.", file=sys.stderr,
+        )
+        code = ExitCode.USAGE
+    except (BrokenPipeError, SystemExit) as exc:
+        # typer turns a broken pipe into sys.exit(1), which would read as "retrain" in a CI
+        # gate: the reader went away (| head), so stop quietly with 0, and keep Python from
+        # complaining when it flushes stdout at exit
+        if isinstance(exc, SystemExit) and not isinstance(exc.__context__, BrokenPipeError):
+            raise
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         code = ExitCode.OK

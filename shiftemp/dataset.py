@@ -142,29 +142,40 @@ def _check_columns(frame: pd.DataFrame, name: str, needed: list[str], what: dict
 def _usable_rows(frame: pd.DataFrame, columns: list[str], numeric: set[str]) -> np.ndarray:
     """Rows with a value in every used column; infinities count as missing."""
     keep = ~frame[columns].isna().any(axis=1).to_numpy()
-    for column in columns:
-        if column in numeric:
-            keep &= np.isfinite(frame[column].to_numpy(dtype=float, na_value=np.nan))
+    numbers = [column for column in columns if column in numeric]
+    if numbers:  # one block, not a column at a time: thousands of columns stay fast
+        keep &= np.isfinite(frame[numbers].to_numpy(dtype=float, na_value=np.nan)).all(axis=1)
     return keep
 
 
-def _has_values(series: pd.Series) -> bool:
-    """Whether a column holds at least one usable value (a finite number, or any text)."""
-    if is_categorical(series):
-        return bool(series.notna().any())
-    return bool(np.isfinite(series.to_numpy(dtype=float, na_value=np.nan)).any())
+def _text_columns(frame: pd.DataFrame) -> set:
+    """The columns :func:`is_categorical` calls categorical, from the dtypes alone."""
+    return {
+        column for column, dtype in frame.dtypes.items()
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+    }
 
 
 def _empty_columns(
     frames: tuple[pd.DataFrame, pd.DataFrame], names: tuple[str, str], target: str,
     feature_columns: list[str],
 ) -> tuple[list[str], list[str]]:
-    """The feature columns left once those without a single value in either file are dropped,
-    and the notes saying so. A column (or the target) empty in one file only is an error: the
-    other file has values, so a feed broke."""
+    """The feature columns left once those without a single usable value (a finite number, any
+    text) in either file are dropped, and the notes saying so. A column (or the target) empty in
+    one file only is an error: the other file has values, so a feed broke."""
     kept, notes = [], []
-    for column in [*feature_columns, target]:
-        empty = [not _has_values(frame[column]) for frame in frames]
+    columns = [*feature_columns, target]
+    has_values = []
+    for frame in frames:
+        text = _text_columns(frame)
+        numbers = [c for c in columns if c not in text]
+        finite = np.isfinite(frame[numbers].to_numpy(dtype=float, na_value=np.nan)).any(axis=0)
+        found = dict(zip(numbers, finite.tolist()))
+        texts = [c for c in columns if c in text]
+        found.update(frame[texts].notna().any(axis=0).to_dict() if texts else {})
+        has_values.append(found)
+    for column in columns:
+        empty = [not found[column] for found in has_values]
         if not any(empty):
             if column != target:
                 kept.append(column)
@@ -346,15 +357,17 @@ def prepare(
     for frame, name in zip((reference, shifted), names):
         _check_columns(frame, name, [target, *feature_columns], what)
     if features is None:
-        extra = [str(c) for c in shifted.columns if c not in set(reference.columns)]
+        known = set(reference.columns)
+        extra = [str(c) for c in shifted.columns if c not in known]
         if extra:
             notes.append(f"{names[1]}: columns not in {names[0]} are ignored: {', '.join(extra)}")
     feature_columns, empty_notes = _empty_columns((reference, shifted), names, target, feature_columns)
     notes += empty_notes
 
     categorical_features = []
+    text_columns = [_text_columns(frame) for frame in (reference, shifted)]
     for column in feature_columns:
-        kinds = [is_categorical(frame[column]) for frame in (reference, shifted)]
+        kinds = [column in text for text in text_columns]
         if kinds[0] != kinds[1]:
             numeric_name, text_name = (names[0], names[1]) if kinds[1] else (names[1], names[0])
             stray = _stray_text((shifted if kinds[1] else reference)[column])
@@ -379,7 +392,7 @@ def prepare(
     # it is numeric only when it is numeric in both
     numeric_set = {
         c for c in used if c not in categorical_features
-        and not any(is_categorical(frame[c]) for frame in (reference, shifted))
+        and not any(c in text for text in text_columns)
     }
     kept = []
     for frame, name in zip((reference, shifted), names):
@@ -391,10 +404,9 @@ def prepare(
                 f" often in '{worst}': {count} of {len(keep)} rows); fill them in or pass"
                 f" --exclude {worst}."
             )
-        infinite = [
-            str(c) for c in used if c in numeric_set
-            and np.isinf(frame[c].to_numpy(dtype=float, na_value=np.nan)).any()
-        ]
+        numbers = [c for c in used if c in numeric_set]
+        infinite = np.isinf(frame[numbers].to_numpy(dtype=float, na_value=np.nan)).any(axis=0)
+        infinite = [str(c) for c, found in zip(numbers, infinite) if found]
         if infinite:
             notes.append(
                 f"{name}: infinite values in {', '.join(map(repr, infinite))} count as missing"
@@ -411,6 +423,9 @@ def prepare(
     # encoded features, in the order given; categories from the reference only
     blocks_ref, blocks_new, feature_names = [], [], []
     unseen: dict[str, int] = {}
+    numeric_features = [c for c in feature_columns if c not in categorical_features]
+    numeric_blocks = [frame[numeric_features].to_numpy(dtype=float) for frame in (ref, new)]
+    position = {column: j for j, column in enumerate(numeric_features)}
     for column in feature_columns:
         if column in categorical_features:
             order = _category_order(ref[column])
@@ -434,8 +449,8 @@ def prepare(
                     f" encoded as its most frequent category '{order[0]}'"
                 )
         else:
-            blocks_ref.append(ref[column].to_numpy(dtype=float))
-            blocks_new.append(new[column].to_numpy(dtype=float))
+            blocks_ref.append(numeric_blocks[0][:, position[column]])
+            blocks_new.append(numeric_blocks[1][:, position[column]])
             feature_names.append(str(column))
     if not feature_names:
         raise ColumnError(

@@ -30,7 +30,7 @@ def _dask():
     return delayed, distributed
 
 
-def _partition_pass(factory, partition: io.Partition, columns: list[str], batch_size: int):
+def _partition_pass(factory, partition: io.Partition, columns: list[str], batch_size):
     """One partition's accumulator (runs on a worker)."""
     accumulator = factory()
     for batch in partition.batches(columns, batch_size):
@@ -51,7 +51,7 @@ class DaskRunner:
         Address of a running scheduler (``tcp://host:8786``) or a ``distributed.Client`` (left
         open); ``None`` starts a local cluster for the duration of the ``with`` block.
     batch_size
-        Rows per record batch within a partition.
+        Rows per record batch within a partition (default: ``io.batch_rows``).
     progress
         ``progress(task, rows_done, rows_total)``, called as partitions finish.
     cluster_options
@@ -61,7 +61,7 @@ class DaskRunner:
 
     name = "dask"
 
-    def __init__(self, scheduler: str | None = None, batch_size: int = io.BATCH_ROWS,
+    def __init__(self, scheduler: str | None = None, batch_size: int | None = None,
                  progress=None, **cluster_options: Any):
         self.delayed, self.distributed = _dask()
         self.scheduler, self.batch_size, self.progress = scheduler, batch_size, progress

@@ -122,12 +122,16 @@ def row_hash(
     scratch = np.empty(n, dtype=np.float64)
     bits = scratch.view(np.uint64)
     for column, key in zip(columns_t, keys):
-        if scale is None:
+        if scale is None and isinstance(column, np.ndarray) and column.dtype == np.float64 \
+                and column.flags.c_contiguous:
+            np.multiply(column.view(np.uint64), key, out=bits)  # the bits in place, no copy
+        elif scale is None:
             np.copyto(scratch, column)
+            np.multiply(bits, key, out=bits)
         else:
             np.multiply(column, scale, out=scratch)
             np.floor(scratch, out=scratch)
-        np.multiply(bits, key, out=bits)
+            np.multiply(bits, key, out=bits)
         total += bits
     return total
 

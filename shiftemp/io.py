@@ -189,9 +189,17 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 # --------------------------------------------------------------------------------------------
 # batches: what the streaming and Dask engines read (docs/streaming.md)
 
-#: Rows per record batch of the streaming engine: big enough to amortise Python's per-batch cost,
-#: small enough that a batch of a few dozen float columns stays in the CPU's cache.
+#: Values per record batch of the streaming engine (about 4 MiB of floats): big enough to amortise
+#: Python's per-batch cost, small enough that a batch and its temporaries stay in the CPU's cache
+#: and reuse freed memory instead of mapping fresh pages (twice as fast as 64k-row batches of 21
+#: columns on the benchmark machine).
+BATCH_VALUES = 2 ** 19
 BATCH_ROWS = 65_536
+
+
+def batch_rows(columns: int) -> int:
+    """Rows per batch for ``columns`` columns: :data:`BATCH_VALUES` values, 512 to 65,536 rows."""
+    return int(min(BATCH_ROWS, max(512, BATCH_VALUES // max(columns, 1))))
 
 
 @dataclass(frozen=True)
@@ -205,9 +213,10 @@ class Partition:
     table: pa.Table | None = None
     schema: pa.Schema | None = None
 
-    def batches(self, columns: list[str], batch_size: int = BATCH_ROWS):
-        """Record batches of ``columns``, ``batch_size`` rows at most; read errors become
-        :class:`InputError` naming the file."""
+    def batches(self, columns: list[str], batch_size: int | None = None):
+        """Record batches of ``columns``, ``batch_size`` rows at most (default
+        :func:`batch_rows`); read errors become :class:`InputError` naming the file."""
+        batch_size = batch_size or batch_rows(len(columns))
         try:
             if self.kind == "table":
                 yield from self.table.select(columns).to_batches(max_chunksize=batch_size)
@@ -242,7 +251,7 @@ class Scan:
     file: Path | None = None
     digest: str | None = None
 
-    def batches(self, columns: list[str], batch_size: int = BATCH_ROWS):
+    def batches(self, columns: list[str], batch_size: int | None = None):
         for part in self.partitions:
             yield from part.batches(columns, batch_size)
 

@@ -64,9 +64,9 @@ def build(data, *, target=None, features=None, exclude=None, model=None, loss=No
     if engine == "dask":
         from .distributed import DaskRunner
 
-        with DaskRunner(scheduler, batch_size or io.BATCH_ROWS, progress) as runner:
+        with DaskRunner(scheduler, batch_size, progress) as runner:
             return profile_reference(data, settings, runner)
-    return profile_reference(data, settings, LocalRunner(batch_size or io.BATCH_ROWS, progress))
+    return profile_reference(data, settings, LocalRunner(batch_size, progress))
 
 
 def describe(reference: Reference, path) -> str:

@@ -64,7 +64,24 @@ def figure_rows(report: Comparison) -> list[tuple[str, str, str]]:
         ("T = dE/dS, in sample", *t_in),
         *calibration_rows(report),
         ("shift class", report.recommendation.shift_class, ""),
+        *type_one_compare_rows(report),
     ]
+
+
+def type_one_compare_rows(report: Comparison) -> list[tuple[str, str, str]]:
+    """Type I temperature of each side (training from the same initialization), if reported."""
+    t = report.type_one
+    if t is None:
+        return []
+    rows = []
+    for side in ("reference", "shifted"):
+        figures = t[side]
+        status = {k: figures["temperature"][k] for k in ("status", "value", "low", "high", "sign")}
+        rows.append((
+            f"T_I: training on {side} ({t['law']} init)", Temperature(**status).describe(),
+            f"dE {_num(figures['dE'])}, dS {_num(figures['dS'])}",
+        ))
+    return rows
 
 
 def calibration_rows(report: Comparison) -> list[tuple[str, str, str]]:
@@ -180,6 +197,10 @@ def markdown(report: Comparison) -> str:
         lines += ["", "| feature | coefficient change | energy released (in sample) | share |",
                   "|---|---:|---:|---:|"]
         lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in energy_rows(report)]
+    if report.network is not None:
+        lines += ["", f"{report.network['summary']}", "",
+                  "| " + " | ".join(LAYER_HEADERS) + " |", "|---|" + "---:|" * (len(LAYER_HEADERS) - 1)]
+        lines += ["| " + " | ".join(row) + " |" for row in network_layer_rows(report.network)]
     lines += [""] + [f"- {line}" for line in (*_footer(report), *report.notes)]
     return "\n".join(lines) + "\n"
 
@@ -301,16 +322,73 @@ def engine_markdown(run) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_engine_text(run, fmt: Format, width: int = 110) -> str:
-    """``shiftemp engine``'s report as plain text in ``fmt``."""
-    if fmt is Format.JSON:
-        import json
+# --------------------------------------------------------------------------------------------
+# shiftemp temperature
 
+TEMPERATURE_HEADERS = ("loss", "law", "method", "E_A", "S_A", "S_B", "dE", "dS", "T_I", "T_I vs analytic")
+
+
+def _quantity(q) -> str:
+    if q.value is None:
+        return q.status
+    text = _num(q.value)
+    return f"{text} ({q.se:.1g})" if q.se else text
+
+
+def temperature_rows(run) -> list[tuple[str, ...]]:
+    """One row per (loss, law, method) of a ``shiftemp temperature`` run."""
+    rows = []
+    for result in run.results:
+        for estimate in result.estimates:
+            diff = result.relative_differences.get("temperature", {}).get(estimate.method.value)
+            rows.append((
+                result.loss.value, result.law.to_dict()["kind"], estimate.method.value,
+                _quantity(estimate.initial_energy), _quantity(estimate.initial_entropy),
+                _quantity(estimate.equilibrium_entropy), _quantity(estimate.delta_energy),
+                _quantity(estimate.delta_entropy), estimate.temperature.describe(),
+                "-" if diff is None else f"{diff:+.2e}",
+            ))
+    return rows
+
+
+def temperature_table(run) -> Group:
+    """The rich renderable of ``shiftemp temperature``."""
+    figures = Table(
+        title=f"Type I temperature of training on {run.data.path} (target '{run.target}')",
+        box=box.SIMPLE_HEAVY, title_justify="left",
+    )
+    for name in TEMPERATURE_HEADERS:
+        figures.add_column(name, justify="left" if name in ("loss", "law", "method") else "right")
+    for row in temperature_rows(run):
+        figures.add_row(*row)
+    notes = [f"initialization scale: {run.scale_rule}"]
+    notes += [f"{r.loss.value}/{r.law.to_dict()['kind']}: {n}" for r in run.results for n in r.notes]
+    return Group(figures, Text("\n".join(notes), style="dim"))
+
+
+def temperature_markdown(run) -> str:
+    """Markdown rendering of ``shiftemp temperature``."""
+    lines = [
+        f"### shiftemp temperature: `{run.data.path}`, target `{run.target}`", "",
+        "| " + " | ".join(TEMPERATURE_HEADERS) + " |", "|---|---|---|" + "---:|" * 7,
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in temperature_rows(run)]
+    lines += ["", f"- initialization scale: {run.scale_rule}"]
+    return "\n".join(lines) + "\n"
+
+
+def render_run_text(run, fmt: Format, width: int = 140) -> str:
+    """A ``temperature`` or ``engine`` run as plain text in ``fmt``."""
+    import json
+
+    if fmt is Format.JSON:
         return json.dumps(run.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    kind = run.kind
     if fmt is Format.MARKDOWN:
-        return engine_markdown(run)
+        return temperature_markdown(run) if kind == "temperature" else engine_markdown(run)
     buffer = _io.StringIO()
-    Console(file=buffer, width=width, color_system=None, force_terminal=False).print(engine_table(run))
+    renderable = temperature_table(run) if kind == "temperature" else engine_table(run)
+    Console(file=buffer, width=width, color_system=None, force_terminal=False).print(renderable)
     return buffer.getvalue()
 
 
@@ -320,11 +398,113 @@ def network_table(network: dict) -> Table:
     layers = Table(title=title, box=box.SIMPLE, title_justify="left")
     for name in LAYER_HEADERS:
         layers.add_column(name, justify="left" if name == "layer" else "right")
-    for layer in network["layers"]:
-        share = layer["share"]
-        layers.add_row(
-            layer["name"], f"{layer['n_parameters']:,}", _num(layer["energy_change"]),
-            "-" if share is None else f"{share:.1%}", _num(layer["entropy_change"]),
-            Temperature(**layer["temperature"]).describe(),
-        )
+    for row in network_layer_rows(network):
+        layers.add_row(*row)
     return layers
+
+
+def network_layer_rows(network: dict) -> list[tuple[str, ...]]:
+    """(layer, parameters, dE_l, share, dS_l, T_l) rows of a network refresh's JSON-safe dict."""
+    return [
+        (
+            layer["name"], f"{layer['n_parameters']:,}", _num(layer["energy_change"]),
+            "-" if layer["share"] is None else f"{layer['share']:.1%}",
+            _num(layer["entropy_change"]), _temperature_words(layer["temperature"]),
+        )
+        for layer in network["layers"]
+    ]
+
+
+def _temperature_words(t: dict | None) -> str:
+    """A temperature of a JSON-safe dict (status, value, sign, perhaps more) in words."""
+    if not t:
+        return "-"
+    return Temperature(status=t.get("status", "undefined"), value=t.get("value"),
+                       sign=int(t.get("sign") or 0)).describe()
+
+
+# --------------------------------------------------------------------------------------------
+# shiftemp history and shiftemp config
+
+HISTORY_HEADERS = ("time", "inputs", "verdict", "class", "T", "energy released", "of E_A", "dS")
+
+
+def history_rows(records) -> list[tuple[str, ...]]:
+    """One row per run of a history (``history-record`` dicts), oldest first."""
+    from pathlib import PurePath
+
+    rows = []
+    for item in records:
+        f, r = item["figures"], item["recommendation"]
+        gain = f.get("relative_gain")
+        rows.append((
+            str(item["time"])[:19].replace("T", " "),
+            f"{PurePath(item['reference']['path']).name} -> {PurePath(item['shifted']['path']).name}",
+            r["verdict"].upper(), r["shift_class"], _temperature_words(f.get("temperature")),
+            _num(f.get("energy_released")), "-" if gain is None else f"{gain:.1%}", _num(f.get("dS")),
+        ))
+    return rows
+
+
+def history_trend(series: dict) -> list[tuple[str, str, str]]:
+    """(what, sparkline, legend) of a history's trend (shiftemp.history.series)."""
+    from .history import sparkline
+
+    energy = [v for v in series["energy_released"] if v is not None]
+    finite = [v for v in series["temperature"] if v is not None]
+
+    def span(values: list) -> str:
+        return f"{_num(min(values))} to {_num(max(values))}" if values else "no finite value"
+
+    return [
+        ("temperature", sparkline(series["temperature"], series["temperature_marks"]),
+         f"{span(finite)}; ↑ +infinite, ↓ -infinite, · undefined"),
+        ("energy released", sparkline(series["energy_released"]), span(energy)),
+        ("verdict", "".join("R" if r else "." for r in series["retrain"]), "R retrain, . keep"),
+    ]
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
+
+
+def history_table(history, series: dict, last: int = 20) -> Group:
+    """``shiftemp history``: the trend's sparklines over every run, then the last runs."""
+    records = history.records
+    shown = records[-last:] if last > 0 else records
+    title = f"shiftemp history: {history.path}, {_runs(len(records))}"
+    if len(shown) < len(records):
+        title += f" (the last {len(shown)} below)"
+    trend = Table(title=Text(title), box=box.SIMPLE, show_header=False, title_justify="left")
+    for _ in range(3):
+        trend.add_column()
+    for what, line, legend in history_trend(series):
+        trend.add_row(what, line, Text(legend, style="dim"))
+    runs = Table(box=box.SIMPLE_HEAVY)
+    for name in HISTORY_HEADERS:
+        runs.add_column(name, justify="right" if name in ("T", "energy released", "of E_A", "dS") else "left")
+    for item, row in zip(shown, history_rows(shown)):
+        style = "bold red" if item["recommendation"]["retrain"] else "bold green"
+        runs.add_row(*map(Text, row[:2]), Text(row[2], style=style), *map(Text, row[3:]))
+    return Group(trend, runs)
+
+
+def history_markdown(history, series: dict, last: int = 20) -> str:
+    """``shiftemp history --format markdown``: the trend and the last runs."""
+    records = history.records
+    shown = records[-last:] if last > 0 else records
+    lines = [f"### shiftemp history: `{history.path}`, {_runs(len(records))}", ""]
+    lines += [f"- {what}: `{line}` ({legend})" for what, line, legend in history_trend(series)]
+    lines += ["", "| " + " | ".join(HISTORY_HEADERS) + " |", "|---|---|---|---|---:|---:|---:|---:|"]
+    lines += ["| " + " | ".join(row) + " |" for row in history_rows(shown)]
+    return "\n".join(lines) + "\n"
+
+
+def settings_table(rows, heading: str) -> Table:
+    """``shiftemp config``: (setting, value, where it came from) rows."""
+    table = Table(title=Text(heading), box=box.SIMPLE_HEAVY, title_justify="left")
+    for name in ("setting", "value", "from"):
+        table.add_column(name)
+    for row in rows:
+        table.add_row(*map(Text, row))  # a value or a file name may hold [brackets]
+    return table

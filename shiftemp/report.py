@@ -267,6 +267,10 @@ class Comparison:
     run: Run | None = None
     explanation: Explanation | None = None
     calibration: Calibration | None = None
+    type_one: dict[str, Any] | None = None
+    """The Type I transition of the same model from the same initialization on each side:
+    ``{law, loss, scale_rule, reference: {E_A, E_B, S_A, S_B, dE, dS, temperature, method},
+    shifted: {...}}`` (shiftemp.training.type_one_summary); in-memory engine only."""
     network: dict[str, Any] | None = None
     """``compare --model mlp`` only: the refresh's per-layer energies, entropies and
     temperatures (shiftemp.engine.RefreshReport.to_dict), energies in standardised units times

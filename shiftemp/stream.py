@@ -160,8 +160,17 @@ class SpreadSample:
     (once it is full) cannot enter it and are not copied.
     """
 
-    def __init__(self, capacity: int, a: int, b: int):
+    def __init__(self, capacity: int, a: int, b: int, rows: int | None = None):
         self.capacity = capacity
+        #: With the number of rows known in advance, rows whose key is far above the expected
+        #: M-th smallest are not even kept as candidates (the first M rows of a file would be,
+        #: otherwise). ``skipped`` counts them: a result short of ``capacity`` rows after
+        #: skipping some is not the bottom M, and the pass is run again without the cut.
+        self.cut: np.uint64 | None = None
+        if rows is not None and rows > 4 * capacity:
+            expected = 2 * capacity + 10 * np.sqrt(capacity) + 1000
+            self.cut = np.uint64(min(2.0 ** 64 * expected / rows, 2.0 ** 63))
+        self.skipped = 0
         self.keys = np.zeros(0, dtype=np.uint64)
         self.numeric_t = np.zeros((a, 0))
         self.codes_t = np.zeros((b, 0), dtype=np.int64)
@@ -182,14 +191,19 @@ class SpreadSample:
         self.compact()
         return self.codes_t.T
 
-    def offer(self, keys: np.ndarray, numeric_t: np.ndarray, codes_t: np.ndarray) -> None:
-        if self._threshold is not None:
-            chosen = np.flatnonzero(keys < self._threshold)
+    def offer(self, keys: np.ndarray, rows: "Rows") -> None:
+        chosen = None
+        threshold = self._threshold
+        if self.cut is not None and (threshold is None or self.cut < threshold):
+            threshold = self.cut
+            self.skipped += int(np.count_nonzero(keys >= self.cut))
+        if threshold is not None:
+            chosen = np.flatnonzero(keys < threshold)
             if chosen.size == 0:
                 return
             keys = keys[chosen]
-            numeric_t = np.take(numeric_t, chosen, axis=1)
-            codes_t = np.take(codes_t, chosen, axis=1)
+        numeric_t = rows.numeric_block(chosen)
+        codes_t = rows.codes if chosen is None else np.take(rows.codes, chosen, axis=1)
         self._pending.append((keys, numeric_t, codes_t))
         self._waiting += keys.size
         if self._waiting >= max(2 * self.capacity, 8192):
@@ -232,9 +246,16 @@ class SpreadSample:
             self._sorted = True
         return self
 
+    @property
+    def short(self) -> bool:
+        """Whether the cut may have left out rows of the bottom M."""
+        self.compact(final=False)
+        return self.skipped > 0 and self.keys.size < self.capacity
+
     def merge(self, other: "SpreadSample", code_maps: list[np.ndarray]) -> "SpreadSample":
         """Absorb ``other``, whose codes map to this sample's through ``code_maps``."""
         other.compact()
+        self.skipped += other.skipped
         codes_t = other.codes_t.copy()
         for j, mapping in enumerate(code_maps):
             codes_t[j] = mapping[codes_t[j]]
@@ -387,14 +408,28 @@ def resolve_layout(
 
 @dataclass
 class Rows:
-    """Decoded rows of a batch: raw numeric values (a, n) and category codes (b, n)."""
+    """Decoded rows of a batch: raw numeric values, one (n,) array per column (an (a, n) array,
+    or a list of read-only views of the Arrow buffers: a batch without missing values is never
+    copied whole), and category codes (b, n)."""
 
-    numeric: np.ndarray
+    numeric: Any
     codes: np.ndarray
+    count: int = -1
 
     @property
     def n(self) -> int:
-        return self.numeric.shape[1] if self.numeric.shape[0] else self.codes.shape[1]
+        if self.count >= 0:
+            return self.count
+        return len(self.numeric[0]) if len(self.numeric) else self.codes.shape[1]
+
+    def numeric_block(self, index=None) -> np.ndarray:
+        """The numeric values as one (a, n) array (of the rows ``index``)."""
+        if isinstance(self.numeric, np.ndarray):
+            return self.numeric if index is None else np.take(self.numeric, index, axis=1)
+        block = np.empty((len(self.numeric), self.n if index is None else len(index)))
+        for j, column in enumerate(self.numeric):
+            block[j] = column if index is None else column[index]
+        return block
 
 
 class SideStats:
@@ -407,7 +442,7 @@ class SideStats:
     """
 
     def __init__(self, layout: Layout, capacity: int, encoder: "Encoder | None" = None,
-                 folds: int = 5, seed: int = 0):
+                 folds: int = 5, seed: int = 0, rows: int | None = None):
         a, b = len(layout.numeric_names), len(layout.categorical_names)
         self.layout, self.encoder, self.folds, self.seed = layout, encoder, folds, seed
         self.catalog = Catalog(b)
@@ -421,7 +456,7 @@ class SideStats:
         self.present = np.zeros(a + b, dtype=np.int64)  # values per column, numeric ones first
         self.infinite = np.zeros(a, dtype=bool)
         self.target_values: np.ndarray | None = np.zeros(0)
-        self.sample = SpreadSample(capacity, a, b)
+        self.sample = SpreadSample(capacity, a, b, rows)
         self._features = [layout.categorical_names.index(c) for c in layout.categorical_features]
         self.onehot: list[tuple[int, int]] = []  # (categorical column, code) of each indicator
         self._onehot_index: dict[tuple[int, int], int] = {}
@@ -441,19 +476,19 @@ class SideStats:
             return None
         if batch.column(layout.target).null_count:
             self.target_null = True
-        numeric = np.empty((len(layout.numeric_names), n))
-        for j, name in enumerate(layout.numeric_names):
-            column = batch.column(name)
-            values = column.to_numpy(zero_copy_only=False)
-            numeric[j] = values
+        numeric = [
+            np.asarray(batch.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
+            for name in layout.numeric_names
+        ]
         codes = np.empty((len(layout.categorical_names), n), dtype=np.int64)
         for j, name in enumerate(layout.categorical_names):
             codes[j] = self.catalog.encode(j, batch.column(name))
         # a NaN or an infinity makes its column's sum non-finite: one pass finds them all
-        sums = numeric.sum(axis=1)
+        sums = np.array([column.sum() for column in numeric])
         finite = bool(np.isfinite(sums).all())
         complete = not codes.size or codes.min() >= 0
         if not (finite and complete):
+            numeric = Rows(numeric, codes, n).numeric_block()
             good = np.isfinite(numeric)
             self.infinite |= np.isinf(numeric).any(axis=1)
             self.present[: good.shape[0]] += good.sum(axis=1)
@@ -472,10 +507,10 @@ class SideStats:
         # ranges only of the columns that have not varied yet: a column is constant or not,
         # and `low < high` once it has varied (the values themselves are not needed)
         todo = np.flatnonzero(self.low >= self.high)
-        if todo.size and numeric.shape[1]:
-            self.low[todo] = np.minimum(self.low[todo], numeric[todo].min(axis=1))
-            self.high[todo] = np.maximum(self.high[todo], numeric[todo].max(axis=1))
-        rows = Rows(numeric, codes)
+        if todo.size and len(numeric):
+            self.low[todo] = np.minimum(self.low[todo], [numeric[j].min() for j in todo])
+            self.high[todo] = np.maximum(self.high[todo], [numeric[j].max() for j in todo])
+        rows = Rows(numeric, codes, codes.shape[1])
         rows.sums = sums
         for j in range(codes.shape[0]):
             counts = np.bincount(codes[j], minlength=len(self.catalog.names[j]))
@@ -499,31 +534,36 @@ class SideStats:
         rows = self.decode(batch)
         if rows is None:
             return
-        self.sample.offer(self.keys(rows), rows.numeric, rows.codes)
+        self.sample.offer(self.keys(rows), rows)
         if self.encoder is None:
             self._add_moments(rows)
         else:
             self._add_grams(rows)
 
     def _add_moments(self, rows: Rows) -> None:
-        a = rows.numeric.shape[0]
+        a = len(self.layout.numeric_names)
         for j in self._features:
             for code in range(len(self.catalog.names[j])):
                 if (j, code) not in self._onehot_index:
                     self._onehot_index[(j, code)] = a + len(self.onehot)
                     self.onehot.append((j, code))
-        block = np.zeros((a + len(self.onehot), rows.n))
-        block[:a] = rows.numeric
-        columns = np.arange(rows.n)
+        # the centred block, written straight from the columns (no copy of the raw values)
+        n = rows.n
+        block = np.zeros((a + len(self.onehot), n))
+        columns = np.arange(n)
         for j in self._features:
             where = np.array(
                 [self._onehot_index[(j, c)] for c in range(len(self.catalog.names[j]))], dtype=np.int64
             )
             block[where[rows.codes[j]], columns] = 1.0
-        mean = None
-        if not self.onehot:
-            mean = rows.sums / rows.n
-        self.moments = self.moments.widen(block.shape[0]).merge(Moments.of_rows(block, mean))
+        mean = np.empty(block.shape[0])
+        mean[:a] = rows.sums / n
+        mean[a:] = block[a:].mean(axis=1)
+        for j in range(a):
+            np.subtract(rows.numeric[j], mean[j], out=block[j])
+        block[a:] -= mean[a:, None]
+        batch = Moments(n, mean, block @ block.T)
+        self.moments = self.moments.widen(block.shape[0]).merge(batch)
 
     def _add_grams(self, rows: Rows) -> None:
         encoder = self.encoder
@@ -1055,7 +1095,7 @@ class LocalRunner:
 
     name = "stream"
 
-    def __init__(self, batch_size: int = io.BATCH_ROWS, progress: Progress | None = None):
+    def __init__(self, batch_size: int | None = None, progress: Progress | None = None):
         self.batch_size = batch_size
         self.progress = progress
 
@@ -1397,8 +1437,12 @@ def _read_reference(scan, new_scan, layout: Layout, settings: Settings, runner):
 
 def _first_pass(scan: io.Scan, layout: Layout, runner, capacity: int, label: str,
                 encoder: Encoder | None = None, folds: int = 5, seed: int = 0) -> SideStats:
-    spec = PassSpec(_SideFactory(layout, capacity, encoder, folds, seed), layout.used, label)
+    spec = PassSpec(_SideFactory(layout, capacity, encoder, folds, seed, scan.rows),
+                    layout.used, label)
     stats = runner.run(scan, spec)
+    if stats.sample.short:  # the cut was too tight (many duplicated rows): once more, exactly
+        spec = PassSpec(_SideFactory(layout, capacity, encoder, folds, seed), layout.used, label)
+        stats = runner.run(scan, spec)
     stats.name = scan.path
     field = scan.schema.field(layout.target).type
     stats.catalog.numeric_target = bool(pa.types.is_integer(field) or pa.types.is_floating(field))
@@ -1412,9 +1456,11 @@ class _SideFactory:
     encoder: Encoder | None
     folds: int
     seed: int
+    rows: int | None = None
 
     def __call__(self) -> SideStats:
-        return SideStats(self.layout, self.capacity, self.encoder, self.folds, self.seed)
+        return SideStats(self.layout, self.capacity, self.encoder, self.folds, self.seed,
+                         self.rows)
 
 
 @dataclass
@@ -2001,7 +2047,6 @@ def run_compare(reference, shifted, settings: Settings, engine: str, scheduler: 
     """The parts of the comparison report by the ``stream`` or ``dask`` engine."""
     from .report import InputSummary, ModelSummary
 
-    batch_size = batch_size or io.BATCH_ROWS
     if is_profile(reference) and not isinstance(reference, Reference):
         from .profile import load
 

@@ -205,7 +205,8 @@ class TypeOneResult:
         for item in self.estimates:
             if item.method is method:
                 return item
-        raise KeyError(f"method {method.value!r} was not computed; computed: {[e.method.value for e in self.estimates]}")
+        computed = [e.method.value for e in self.estimates]
+        raise KeyError(f"method {method.value!r} was not computed; computed: {computed}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe values: non-finite numbers are ``None`` beside a status word."""
@@ -341,7 +342,9 @@ def _decay_point(law: Law, c: np.ndarray, limit: float, weight: Any, level: floa
     return float(grid[below[0]]) if below.size else float(limit)
 
 
-def through_spread(function: Any, spread: np.ndarray, *, nodes: int = SPREAD_NODES, tolerance: float = 1e-12) -> np.ndarray:
+def through_spread(
+    function: Any, spread: np.ndarray, *, nodes: int = SPREAD_NODES, tolerance: float = 1e-12,
+) -> np.ndarray:
     """``function(spread)`` (n,) for a smooth function of the spread alone, at a cost that does
     not grow with n.
 
@@ -525,8 +528,9 @@ def _frullani_grid(window: float, spread: float) -> tuple[np.ndarray, np.ndarray
     """
     low = -U_MARGIN - window
     far = max(2.0, min(2.0 * spread, 8.0))
-    breaks = np.concatenate([_panels(low, -8.0, far)[:-1], _panels(-8.0, 4.0, 2.0)]) if low < -10.0 else _panels(low, 4.0, 2.0)
-    return _gauss_legendre(breaks)
+    if low >= -10.0:
+        return _gauss_legendre(_panels(low, 4.0, 2.0))
+    return _gauss_legendre(np.concatenate([_panels(low, -8.0, far)[:-1], _panels(-8.0, 4.0, 2.0)]))
 
 
 def _frullani_outer(F: np.ndarray, m: int, u: np.ndarray, wu: np.ndarray) -> np.ndarray:
@@ -567,9 +571,21 @@ def expected_ce_fourier(design: np.ndarray, law: Law, n_classes: int) -> np.ndar
     of ``ln E - eta``, which decays like ``e^{-pi s / 2}`` for every law.
     """
     c = np.asarray(design, float)
-    if n_classes == 2:
-        return _binary_fourier(c, law)
-    return _softmax_fourier(c, law, n_classes - 1)
+    out = np.empty(c.shape[0])
+    for rows in _window_groups(law, c):
+        out[rows] = _binary_fourier(c[rows], law) if n_classes == 2 else _softmax_fourier(c[rows], law, n_classes - 1)
+    return out
+
+
+def _window_groups(law: Law, c: np.ndarray) -> list[np.ndarray]:
+    """Rows grouped by window half-width ``H``, within a factor 2 of each other.
+
+    The quadrature grids scale with the largest ``H`` they serve (panel width ~1/H, ``u`` range
+    ~H): one outlying row would otherwise set the cost of all of them.
+    """
+    window = law.tail_bound(c)
+    bins = np.floor(np.log2(np.maximum(window, 1e-300) / max(float(window.min(initial=1.0)), 1e-300))).astype(int)
+    return [np.flatnonzero(bins == b) for b in np.unique(bins)]
 
 
 def _binary_fourier(c: np.ndarray, law: Law) -> np.ndarray:
@@ -624,7 +640,8 @@ def ce_small_spread(design: np.ndarray, law: Law, n_classes: int) -> np.ndarray:
     d2 = p * (1 - p)
     d4_same = p * (1 - p) * (1 - 6 * p + 6 * p * p)
     d4_cross = -p * p * ((1 - 2 * p) ** 2 + 2 * p * p)
-    return math.log(K) + 0.5 * m * d2 * second + (m * d4_same * fourth + 3 * m * (m - 1) * d4_cross * second**2) / 24.0
+    quartic = m * d4_same * fourth + 3 * m * (m - 1) * d4_cross * second**2
+    return math.log(K) + 0.5 * m * d2 * second + quartic / 24.0
 
 
 @functools.lru_cache(maxsize=32)
@@ -990,7 +1007,9 @@ def type_one(
     estimates = []
     for method in methods:
         if method is Method.MONTE_CARLO:
-            estimate = _monte_carlo_estimate(D_used, y_used, loss, law, K, q, e_b, s_b, n_draws, rng, rows is not None)
+            estimate = _monte_carlo_estimate(
+                D_used, y_used, loss, law, K, e_b, s_b, n_draws, rng, subsampled=rows is not None,
+            )
         else:
             if method is Method.ANALYTIC:
                 e_a = _analytic_energy(D_used, y_used, loss, law, K, n)
@@ -998,7 +1017,8 @@ def type_one(
             else:
                 e_a = _asymptotic_energy(D_used, y_used, loss, law, K, n)
                 value, note = large_n_equilibrium_entropy(D, loss, e_b, equilibrium_covariance)
-                s_b_quantity = Quantity(value, Method.ASYMPTOTIC, status="ok" if value is not None else "undefined", note=note)
+                status = "ok" if value is not None else "undefined"
+                s_b_quantity = Quantity(value, Method.ASYMPTOTIC, status=status, note=note)
             s_a_quantity = Quantity(
                 s_a, Method.ANALYTIC, error_bound=s_a_error or None,
                 note=f"q h(law), q = {q}" + (" (h by quadrature)" if isinstance(law, Mixed) else ", closed form"),
@@ -1094,7 +1114,10 @@ def _as_methods(methods: Sequence[Method | str]) -> tuple[Method, ...]:
     return tuple(out)
 
 
-def _validated(design: np.ndarray, target: np.ndarray, loss: Loss, covariance: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+def _validated(
+    design: np.ndarray, target: np.ndarray, loss: Loss, covariance: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The design, the target (floats, or int class codes) and K (1 for linear models)."""
     D = np.asarray(design, dtype=float)
     if D.ndim != 2 or D.shape[0] < 1 or not np.all(np.isfinite(D)):
         raise InputError(f"the design must be a finite (n, p) array; got shape {D.shape}.")
@@ -1185,7 +1208,8 @@ def _asymptotic_energy(D: np.ndarray, y: np.ndarray, loss: Loss, law: Law, K: in
     if loss is Loss.MAE:
         value, se = _row_mean(expected_mae_folded_normal(y, spread), n_total)
         exact = " (exact for the normal law)" if isinstance(law, Normal) else ""
-        return Quantity(value, Method.ASYMPTOTIC, se=se, note=f"large d: x'w ~ N(0, v|x|^2) by the CLT, folded normal{exact}")
+        note = f"large d: x'w ~ N(0, v|x|^2) by the CLT, folded normal{exact}"
+        return Quantity(value, Method.ASYMPTOTIC, se=se, note=note)
     small = spread <= SPREAD_CROSSOVER
     kurtosis = law.fourth_cumulant * np.einsum("ij,ij->i", D**2, D**2) / np.maximum(spread, 1e-300) ** 4
     values = np.where(small, ce_small_spread(D, law, K), ce_large_spread(spread, K, kurtosis))
@@ -1195,7 +1219,8 @@ def _asymptotic_energy(D: np.ndarray, y: np.ndarray, loss: Loss, law: Law, K: in
         value, Method.ASYMPTOTIC, se=se,
         note=(
             f"spread expansions: small-spread (4th order, exact moments) on {share:.0%} of rows, "
-            f"large-spread (2 terms, first Edgeworth correction) on the rest; crossover at logit sd {SPREAD_CROSSOVER}"
+            "large-spread (2 terms, first Edgeworth correction) on the rest; "
+            f"crossover at logit sd {SPREAD_CROSSOVER}"
         ),
     )
 
@@ -1210,13 +1235,16 @@ def _assemble(method: Method, e_a: Quantity, s_a: Quantity, s_b: Quantity, e_b: 
         delta_entropy = Quantity(None, method, status="undefined", note=s_b.note)
         return TypeOneEstimate(method, e_a, s_a, s_b, delta_energy, delta_entropy, Temperature(status="undefined"))
     d_s = s_b.value - s_a.value  # type: ignore[operator]
-    se_s = max(s_a.error_bound or 0.0, NUMERICAL_FLOOR * max(abs(s_a.value), abs(s_b.value), 1.0))  # type: ignore[arg-type]
+    scale = max(abs(s_a.value), abs(s_b.value), 1.0)  # type: ignore[arg-type]
+    se_s = max(s_a.error_bound or 0.0, NUMERICAL_FLOOR * scale)
     delta_entropy = Quantity(d_s, method, error_bound=s_a.error_bound, note="S_B - S_A")
     temperature = _temperature(d_e, se_e, d_s, se_s, interval=e_a.se is not None)
     return TypeOneEstimate(method, e_a, s_a, s_b, delta_energy, delta_entropy, temperature)
 
 
-def _temperature(d_e: float, se_e: float, d_s: float, se_s: float, *, interval: bool, se_t: float | None = None) -> Temperature:
+def _temperature(
+    d_e: float, se_e: float, d_s: float, se_s: float, *, interval: bool, se_t: float | None = None,
+) -> Temperature:
     """``T = dE / dS`` with the status rule of :mod:`shiftemp.temperature`: a difference within
     1.96 of its standard error (or numerical error) of zero is indistinguishable from zero."""
     if abs(d_s) <= Z95 * se_s:
@@ -1235,8 +1263,8 @@ def _temperature(d_e: float, se_e: float, d_s: float, se_s: float, *, interval: 
 
 
 def _monte_carlo_estimate(
-    D: np.ndarray, y: np.ndarray, loss: Loss, law: Law, K: int, q: int, e_b: float, s_b: float,
-    n_draws: int, rng: np.random.Generator, subsampled: bool,
+    D: np.ndarray, y: np.ndarray, loss: Loss, law: Law, K: int, e_b: float, s_b: float,
+    n_draws: int, rng: np.random.Generator, *, subsampled: bool,
 ) -> TypeOneEstimate:
     energies, log_densities = monte_carlo_draws(D, y, loss, law, K if loss is Loss.CE else None, n_draws, rng)
     entropies = -log_densities
@@ -1283,7 +1311,8 @@ def _compare_methods(
             for name, q in est.quantities().items():
                 base = ref_values[name]
                 # a figure that does not vary between draws (the uniform law's entropy) has no score
-                if q.method is Method.MONTE_CARLO and base is not None and q.se and q.se > NUMERICAL_FLOOR * max(abs(base), 1.0):
+                varies = bool(q.se) and q.se > NUMERICAL_FLOOR * max(abs(base or 0.0), 1.0)  # type: ignore[operator]
+                if q.method is Method.MONTE_CARLO and base is not None and varies:
                     scores[name] = (q.value - base) / q.se  # type: ignore[operator]
     return differences, scores
 

@@ -15,12 +15,12 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from . import __version__, calibration as _calibration, io
+from . import __version__, calibration as _calibration, io, resources
 from .dataset import Pair, _usable_rows, check_rows_for_parameters, prepare
 from .decision import DEFAULT_MIN_GAIN, recommend
 from .energy import level_hashes, row_folds, smallest_keys, spread_keys, spread_size, type_two_energy
 from .entropy import data_entropy_change, parameter_entropy_change
-from .errors import OptionError
+from .errors import InputError, OptionError
 from .explain import explain_energy
 from .models import Family, Loss, Model, check_loss
 from .network import Activation
@@ -69,6 +69,31 @@ def _summary(source: io.Source, side) -> InputSummary:
     )
 
 
+#: Bytes of CSV text per value, to estimate a CSV's values from its size (a float written with
+#: full precision takes about 19; 12 errs toward more values); a .csv.gz holds about 3x its size.
+CSV_BYTES_PER_VALUE = 12
+
+
+def memory_need(reference, shifted) -> tuple[int, list[str]]:
+    """Bytes the in-memory engine would need for the inputs given as paths (from parquet
+    metadata, or a CSV's size), and their names; inputs already in memory count 0."""
+    values, names = 0, []
+    for data in (reference, shifted):
+        if not isinstance(data, (str, os.PathLike)):
+            continue
+        try:
+            scan = io.scan(data)
+        except InputError:  # reading it will say what is wrong
+            continue
+        if scan.rows is not None:
+            values += scan.rows * len(scan.schema)
+        else:
+            text = scan.size_bytes * (3 if scan.format == "csv.gz" else 1)
+            values += text // CSV_BYTES_PER_VALUE
+        names.append(scan.path)
+    return values * resources.BYTES_PER_VALUE, names
+
+
 def _check_options(folds: int, min_gain: float) -> None:
     if folds < 2:
         raise OptionError(f"--folds must be at least 2 for cross-fitting; got {folds}.")
@@ -106,6 +131,7 @@ def compare(
     time_column: str | None = None,
     calibrate: bool = False,
     calibration_splits: int = _calibration.DEFAULT_SPLITS,
+    init: str = "normal",
     hidden: Sequence[int] = (64,),
     activation: str = "relu",
     epochs: int | None = None,
@@ -155,6 +181,9 @@ def compare(
         decision's intervals by it. In-memory engine only.
     calibration_splits
         How many self-splits the calibration makes (default 10).
+    init
+        Initialization law (normal, uniform, mixed) of the Type I temperatures of each side
+        (``report.type_one``), at the default fan-in scale.
     hidden, activation, epochs
         ``--model mlp`` only: hidden layer sizes, activation (identity, relu, tanh, logistic)
         and training epochs (default: about 10,000 Adam steps).
@@ -186,6 +215,7 @@ def compare(
         "loss": None, "folds": folds, "entropy": entropy.value, "min_gain": min_gain,
         "seed": seed, "time_column": time_column, "calibrate": calibrate,
         "calibration_splits": calibration_splits if calibrate else None,
+        "init": init,
     }
     if time_column is not None:  # orders the rows, never a feature
         exclude = [*(exclude or []), time_column]
@@ -207,6 +237,11 @@ def compare(
 
     if engine is not Engine.MEMORY or stream.is_profile(reference):
         chosen = stream.choose_engine(engine.value, reference, shifted)
+        if chosen == Engine.MEMORY.value and engine is Engine.AUTO:
+            # resources.py also sees ulimit -v and cgroup limits, and counts columns
+            available = resources.available_memory()
+            if available is not None and memory_need(reference, shifted)[0] > available / 2:
+                chosen = Engine.STREAM.value
         if chosen != Engine.MEMORY.value and calibrate:
             raise OptionError(
                 f"--calibrate runs on the in-memory engine, and these inputs would use --engine"
@@ -220,6 +255,11 @@ def compare(
                 progress=progress,
             )
             return _report(parts, options, min_gain, started, stamp)
+    need, names = memory_need(reference, shifted)
+    resources.require(
+        need, f"{' and '.join(names)} in memory",
+        "use --engine stream (bounded memory) or auto, or compare fewer rows.",
+    )
     ref_source, new_source = as_source(reference, "reference"), as_source(shifted, "shifted")
     if time_column is not None:
         _calibration.check_time_column(ref_source.frame.columns, time_column, target, ref_source.path)
@@ -235,6 +275,11 @@ def compare(
     family = pair.family
     loss = check_loss(family, loss)
     check_rows_for_parameters(pair, folds)
+    q = (len(pair.feature_names) + 1) * max(len(pair.classes or ()) - 1, 1)
+    resources.require(
+        resources.PARAMETER_MATRICES * 8 * q * q, f"fitting {q:,} parameters",
+        "narrow --features or --exclude.",
+    )
 
     old, refreshed = fit_pair(pair, family, loss)
     D_ref, D_new = old.design(pair.reference.X), old.design(pair.shifted.X)
@@ -270,6 +315,7 @@ def compare(
         ),
         "energy": energy, "entropy": entropy_change, "notes": list(pair.notes),
         "explanation": explain_energy(old, refreshed, D_new, y_new, pair.feature_names),
+        "type_one": type_one_pair(old, refreshed, pair, init),
     }
     if calibrate:
         parts["calibration"] = _calibration.calibrate(
@@ -308,7 +354,24 @@ def _report(parts: dict, options: dict, min_gain: float, started: float, stamp: 
         ),
         explanation=parts.get("explanation"),
         calibration=parts.get("calibration"),
+        type_one=parts.get("type_one"),
     )
+
+
+def type_one_pair(old: Model, refreshed: Model, pair: Pair, init: str) -> dict:
+    """The Type I transitions of the old model on the reference and the refreshed one on the
+    shifted data, from the same initialization law: how the training complexity changed."""
+    from .laws import DEFAULT_SCALE_RULE, InitLaw
+    from .training import type_one_summary
+
+    law = InitLaw(init)
+    return {
+        "law": law.value,
+        "loss": old.loss.value,
+        "scale_rule": DEFAULT_SCALE_RULE,
+        "reference": type_one_summary(old, pair.reference.X, pair.reference.y, law),
+        "shifted": type_one_summary(refreshed, pair.shifted.X, pair.shifted.y, law),
+    }
 
 
 def frame_spread_rows(frame: pd.DataFrame, pair: Pair, side, m: int) -> np.ndarray | None:

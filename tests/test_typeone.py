@@ -18,11 +18,10 @@ import pytest
 
 from shiftemp import typeone
 from shiftemp.errors import InputError, OptionError
-from shiftemp.laws import InitLaw, Mixed, Normal, Uniform, make_law
+from shiftemp.laws import InitLaw, Normal, Uniform, make_law
 from shiftemp.models import Loss
 from shiftemp.typeone import (
     Equilibrium,
-    Method,
     ce_large_spread,
     expected_ce_fourier,
     expected_ce_gauss_hermite,

@@ -69,11 +69,14 @@ def shiftemp_method(name: str = "shiftemp", **options) -> Method:
             **extra,
         )
         r = report.recommendation
+        delta = report.energy.delta_out_of_sample
         detail = {
             "upper": r.delta_upper_bound, "gain": r.relative_gain,
             "significant": r.delta_upper_bound < 0, "shift_class": r.shift_class,
-            "inflation": r.bound_inflation,
+            "z": delta.value / delta.se if delta.se > 0 else 0.0, "inflation": r.bound_inflation,
         }
+        if report.calibration is not None:
+            detail["z_sd"] = report.calibration.delta_energy.z_sd
         return Decision(r.retrain, detail=detail)
 
     return Method(name, _timed(run))

@@ -168,6 +168,28 @@ def operating_characteristic(rows: list[Row], names: list[str]) -> list[str]:
     return lines
 
 
+def null_statistic(rows: list[Row]) -> list[str]:
+    """The null distribution of shiftemp's test statistic ``z = dE / se(dE)`` on unshifted data:
+    its mean and spread over the replicates at each n, the false-alarm rate of the test alone
+    that a normal law of that mean and spread implies (a finer reading than a count out of 20),
+    and the z-spread the calibration's self-splits estimated."""
+    lines = ["| n | replicates | mean z | sd z | implied false alarms of the test alone |"
+             " z-spread from --calibrate (median) |", "|---:|---:|---:|---:|---:|---:|"]
+    for n in sorted({r.n for r in rows if r.group == "none"}):
+        z = [r.detail["z"] for r in rows if r.method == "shiftemp" and r.group == "none"
+             and r.n == n and "z" in r.detail]
+        if len(z) < 2:
+            continue
+        spread = sorted(r.detail["z_sd"] for r in rows if r.method == "shiftemp --calibrate"
+                        and r.group == "none" and r.n == n and "z_sd" in r.detail)
+        mean = sum(z) / len(z)
+        sd = math.sqrt(sum((v - mean) ** 2 for v in z) / (len(z) - 1))
+        implied = 0.5 * math.erfc((mean + 1.6448536269514722) / (sd * math.sqrt(2)))
+        median = f"{spread[len(spread) // 2]:.2f}" if spread else "-"
+        lines.append(f"| {n:,} | {len(z)} | {mean:+.2f} | {sd:.2f} | {implied:.1%} | {median} |")
+    return lines
+
+
 def group_table(rows: list[Row], names: list[str]) -> list[str]:
     """Accuracy per scenario group, with the share of scenarios where retraining paid off."""
     groups = list(dict.fromkeys(r.group for r in rows))
@@ -200,6 +222,11 @@ def markdown(rows: list[Row], methods, seconds: float, quick: bool, notes: list[
         "False-alarm rate on unshifted data at each n (nominal level 5%):",
         "",
         *operating_characteristic(rows, names),
+        "",
+        "The test statistic on unshifted data, z = dE / se(dE) (nominal: mean 0, sd 1, 5% below"
+        " -1.645):",
+        "",
+        *null_statistic(rows),
         "",
         "Accuracy by scenario group:",
         "",

@@ -1,0 +1,142 @@
+"""``shiftemp temperature``: the Type I temperature of training from initialization, from a file.
+
+Load and validate one dataset, fit the equilibrium of each requested loss (linear for MSE and
+MAE, logistic for cross entropy, features standardised with the data's own statistics), and run
+:func:`shiftemp.typeone.type_one_table` over the requested initialization laws and methods.
+Also :func:`type_one_summary`, the compact Type I figures ``compare`` reports for each side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from .dataset import prepare
+from .errors import OptionError
+from .laws import DEFAULT_SCALE_RULE, InitLaw
+from .models import Family, Loss, Model
+from .report import SCHEMA_VERSION, InputSummary
+from .typeone import DEFAULT_DRAWS, Equilibrium, Method, TypeOneResult, type_one_from_model, type_one_table
+from .typetwo import DataLike, as_source
+
+FAMILY_OF = {Loss.MSE: Family.LINEAR, Loss.MAE: Family.LINEAR, Loss.CE: Family.LOGISTIC}
+
+
+def parse_choices(text: str, kind, option: str) -> tuple:
+    """``"a,b"`` or ``"all"`` -> the enum members named; names the valid ones on error."""
+    valid = [item.value for item in kind]
+    names = valid if text.strip() == "all" else [p.strip() for p in text.split(",") if p.strip()]
+    bad = [name for name in names if name not in valid]
+    if bad or not names:
+        raise OptionError(f"{option} takes {', '.join(valid)} or all (comma-separated); got {text!r}.")
+    return tuple(dict.fromkeys(kind(name) for name in names))
+
+
+@dataclass(frozen=True, eq=False)
+class TemperatureRun:
+    """The report of ``shiftemp temperature``: one Type I result per (loss, law)."""
+
+    data: InputSummary
+    target: str
+    features: tuple[str, ...]
+    results: tuple[TypeOneResult, ...]
+    scale_rule: str
+    options: dict[str, Any]
+    notes: tuple[str, ...] = ()
+    schema_version: str = SCHEMA_VERSION
+    kind: str = "temperature"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "kind": self.kind,
+            "data": vars(self.data),
+            "target": self.target,
+            "features": list(self.features),
+            "scale_rule": self.scale_rule,
+            "options": self.options,
+            "notes": list(self.notes),
+            "results": [result.to_dict() for result in self.results],
+        }
+
+
+def run_temperature(
+    data: DataLike,
+    *,
+    target: str | None = None,
+    features: list[str] | None = None,
+    exclude: list[str] | None = None,
+    losses: Sequence[Loss | str] | None = None,
+    laws: Sequence[InitLaw | str] = tuple(InitLaw),
+    scale: float | None = None,
+    width: float | None = None,
+    mix: float | None = None,
+    methods: Sequence[Method | str] = tuple(Method),
+    draws: int = DEFAULT_DRAWS,
+    seed: int = 0,
+) -> TemperatureRun:
+    """The Type I transition of ``data`` for every requested loss and initialization law.
+
+    ``losses`` defaults to the target's family: MSE for a numeric target with many values,
+    cross entropy otherwise. MSE and MAE need a numeric target; cross entropy a categorical one
+    (or a numeric one with few values).
+    """
+    if draws < 100:
+        raise OptionError(f"--draws must be at least 100; got {draws}.")
+    source = as_source(data, "data")
+    losses = tuple(Loss(loss) for loss in losses) if losses else None
+    families = {FAMILY_OF[loss] for loss in losses} if losses else set()
+    if len(families) > 1:
+        raise OptionError(
+            "--loss mixes regression (mse, mae) and classification (ce); one target is one or the"
+            " other: run them separately."
+        )
+    pair = prepare(
+        source.frame, source.frame, target=target, features=features, exclude=exclude,
+        family=families.pop() if families else None, names=(source.path, source.path),
+    )
+    losses = losses or ((Loss.MSE,) if pair.family is Family.LINEAR else (Loss.CE,))
+    side = pair.reference
+    n_classes = len(pair.classes) if pair.classes else None
+    equilibria = []
+    for loss in losses:
+        model = Model(FAMILY_OF[loss], loss, n_classes=n_classes).fit(side.X, side.y)
+        equilibria.append(Equilibrium.from_model(model, side.X, side.y))
+    results = type_one_table(
+        equilibria, laws=[InitLaw(law) for law in laws], scale=scale, width=width, mix=mix,
+        methods=[Method(m) for m in methods], n_draws=draws, rng=np.random.default_rng(seed),
+    )
+    return TemperatureRun(
+        data=InputSummary(
+            path=source.path, format=source.format, sha256=source.sha256, rows=side.rows_read,
+            rows_used=side.rows_used, rows_dropped=side.rows_dropped,
+        ),
+        target=pair.target,
+        features=pair.feature_names,
+        results=results,
+        scale_rule=DEFAULT_SCALE_RULE if scale is None and width is None else "as given",
+        options={
+            "losses": [loss.value for loss in losses], "laws": [InitLaw(l).value for l in laws],
+            "scale": scale, "width": width, "mix": mix,
+            "methods": [Method(m).value for m in methods], "draws": draws, "seed": seed,
+        },
+        notes=tuple(dict.fromkeys(pair.notes)),
+    )
+
+
+def type_one_summary(model: Model, X: np.ndarray, y: np.ndarray, law: InitLaw) -> dict[str, Any]:
+    """The analytic Type I figures of a fitted model on its data: E_A, E_B, S_A, S_B, dE, dS, T."""
+    result = type_one_from_model(model, X, y, law=law, methods=(Method.ANALYTIC,))
+    estimate = result.estimate(Method.ANALYTIC)
+    return {
+        "method": Method.ANALYTIC.value,
+        "E_A": estimate.initial_energy.value,
+        "E_B": result.equilibrium_energy,
+        "S_A": estimate.initial_entropy.value,
+        "S_B": estimate.equilibrium_entropy.value,
+        "dE": estimate.delta_energy.value,
+        "dS": estimate.delta_entropy.value,
+        "temperature": estimate.to_dict()["temperature"],
+    }

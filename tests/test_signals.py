@@ -1,0 +1,127 @@
+"""Interrupts and pipes, at the process level: Ctrl-C exits 130 with one line and no partial
+output; a reader that goes away (``| head -1``) ends the run quietly.
+
+Each run is a real ``python -m shiftemp`` process. The interrupt is sent once the process has
+opened the reference file (so it lands in the run, not in Python's start-up), on data big enough
+that the run still has seconds to go.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import file_hash
+
+ROWS = 600_000
+
+
+@pytest.fixture(scope="module")
+def big_pair(tmp_path_factory) -> tuple[Path, Path]:
+    """Two parquet files of 600,000 rows x 10 features: a few seconds of work."""
+    folder = tmp_path_factory.mktemp("big")
+    paths = []
+    for name, seed in (("ref.parquet", 1), ("new.parquet", 2)):
+        rng = np.random.default_rng(seed)
+        X = rng.normal(size=(ROWS, 10))
+        frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(10)])
+        frame["y"] = X[:, :3].sum(axis=1) + rng.normal(size=ROWS)
+        frame.to_parquet(folder / name, index=False)
+        paths.append(folder / name)
+    return paths[0], paths[1]
+
+
+def environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+
+
+def wait_until_open(process: subprocess.Popen, path: Path, timeout: float = 60.0) -> None:
+    """Wait until ``process`` holds ``path`` open (it is past start-up and reading)."""
+    deadline = time.monotonic() + timeout
+    target = str(path.resolve())
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the run ended before it opened its input"
+        try:
+            folder = f"/proc/{process.pid}/fd"
+            if any(os.readlink(f"{folder}/{fd}") == target for fd in os.listdir(folder)):
+                return
+        except OSError:  # a descriptor closed while we looked
+            pass
+        time.sleep(0.01)
+    raise AssertionError(f"the run did not open {path} within {timeout} s")
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+def test_ctrl_c_exits_130_with_no_partial_output(big_pair, tmp_path, engine):
+    ref, new = big_pair
+    hashes = (file_hash(ref), file_hash(new))
+    output = tmp_path / "report.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shiftemp", "compare", str(ref), str(new), "--target", "y",
+         "--engine", engine, "--format", "json", "-o", str(output)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment(),
+    )
+    try:
+        wait_until_open(process, ref)
+        time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert stderr.splitlines()[-1] == "shiftemp: interrupted"
+    assert "Traceback" not in stderr
+    assert stdout == ""
+    assert list(tmp_path.iterdir()) == [], "a partial or temporary report was left behind"
+    assert (file_hash(ref), file_hash(new)) == hashes
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_a_closed_pipe_ends_the_run_quietly(tmp_path, fmt):
+    """The reader closes its end before shiftemp writes a byte: exit 0, nothing on stderr."""
+    rng = np.random.default_rng(3)
+    for name in ("ref.csv", "new.csv"):
+        pd.DataFrame({"a": rng.normal(size=100), "y": rng.normal(size=100)}).to_csv(
+            tmp_path / name, index=False
+        )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shiftemp", "compare", "ref.csv", "new.csv", "--target", "y",
+         "--format", fmt],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env=environment(),
+    )
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 0, stderr
+    assert stderr == ""
+
+
+@pytest.mark.skipif(shutil.which("bash") is None or shutil.which("head") is None,
+                    reason="needs bash and head")
+def test_head_minus_one(tmp_path):
+    """``shiftemp compare ... | head -1``: one line out, shiftemp exits 0, stderr empty."""
+    rng = np.random.default_rng(4)
+    for name in ("ref.csv", "new.csv"):
+        pd.DataFrame({"a": rng.normal(size=100), "y": rng.normal(size=100)}).to_csv(
+            tmp_path / name, index=False
+        )
+    script = (
+        f"'{sys.executable}' -m shiftemp compare ref.csv new.csv --target y --format json"
+        " | head -1; echo \"status ${PIPESTATUS[0]}\""
+    )
+    completed = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        env=environment(),
+    )
+    assert completed.stdout.splitlines() == ["{", "status 0"]
+    assert completed.stderr == ""
