@@ -3,7 +3,7 @@
 One dataset (two interleaved moons, 1,000 rows, cross entropy), one architecture (hidden 32, 32)
 and one seed; only the activation changes. Left: each layer's temperature ``T_l = dE_l / dS_l``.
 Right: the work efficiency ``eta`` of each activation beside its Carnot bound over the layers.
-Prints the figures as a Markdown table for docs/networks.md.
+Prints the figures as a Markdown table for docs/theory.md (section 8.7).
 
 Needs matplotlib (a documentation dependency only):
 ``python scripts/plot_layer_temperatures.py [--out docs/img/layer_temperatures.png]``.

@@ -1,7 +1,7 @@
 """Neural networks as heat engines: per-layer temperatures, work, heat and efficiency.
 
 Theory section 7, a reconstruction of "On the Temperature of Machine Learning Systems" (Dong
-Zhang, arXiv 2404.13218), derived in ``docs/networks.md``. Training moves a network from state A
+Zhang, arXiv 2404.13218), derived in ``docs/theory.md`` (section 8). Training moves a network from state A
 to state B. Each layer ``l`` releases the energy ``dE_l`` (the path integral of its gradient,
 recorded by :func:`shiftemp.network.train`) and changes its entropy by ``dS_l``, from its
 initialization entropy (Type I) or its Laplace entropy before a refresh (Type II) to its diagonal

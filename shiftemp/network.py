@@ -1,7 +1,7 @@
 """A multilayer perceptron on numpy with explicit backpropagation, and the energy along its path.
 
 The network is the model family of theory section 7 (a reconstruction of "On the Temperature of
-Machine Learning Systems", Dong Zhang, arXiv 2404.13218; see ``docs/networks.md``). Training
+Machine Learning Systems", Dong Zhang, arXiv 2404.13218; see ``docs/theory.md``, section 8). Training
 records, per layer ``l``, the energy the layer releases: the path integral of the gradient of the
 energy along the training trajectory,
 

@@ -18,7 +18,7 @@ Each figure comes from one of three methods, and says which:
   cross entropy by Gauss-Hermite quadrature of the Gaussian integral (normal law, moderate spread)
   or by characteristic-function formulas that are exact identities for any symmetric law
   (binary: one integral against an exponentially decaying kernel; softmax: Frullani's integral
-  and Gil-Pelaez inversion). All are numerically exact; docs/typeone.md derives them.
+  and Gil-Pelaez inversion). All are numerically exact; docs/theory.md (section 7) derives them.
 - ``asymptotic``: the large-d central-limit forms (MAE), the small- and large-spread expansions
   (cross entropy), and the large-n energy form of the equilibrium covariance (``S_B``).
 - ``monte-carlo``: ``E_A`` and ``S_A`` averaged over draws of the parameters, with standard errors.
@@ -28,7 +28,7 @@ linear parameters are (p,); logistic parameters ``B`` (p, K - 1) have class 0 as
 class with logit 0, flattened class-major (index ``k * p + j``), so ``q = p (K - 1)``.
 
 This is a reconstruction of "On the Temperature of Machine Learning Systems" (Dong Zhang, arXiv
-2404.13218), whose body is not available to the project; see docs/typeone.md.
+2404.13218), whose body is not available to the project; see docs/theory.md, section 7.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ DEFAULT_MAX_ROWS = 5_000
 
 #: Spread (sd of a logit at initialization) below which the cross-entropy asymptotic uses the
 #: small-spread expansion, above which the large-spread one: where their errors cross (about 7%
-#: for K = 2 and 3; see docs/typeone.md).
+#: for K = 2 and 3; see docs/theory.md, section 7).
 SPREAD_CROSSOVER = 1.75
 #: Gauss-Hermite nodes by the largest logit spread they serve, exact to ~1e-13 up to there.
 GH_NODES = ((1.0, 40), (2.0, 100), (3.0, 200))

@@ -363,7 +363,7 @@ def test_large_spread_expansion_constants():
 @pytest.mark.parametrize("law", LAWS)
 def test_temperature_is_positive_when_training_narrows_the_state(loss, law):
     # 400 rows: the equilibrium is far narrower than the initialization, dS << 0, and
-    # training releases energy, dE < 0, so T_I > 0 (docs/typeone.md, "Sign")
+    # training releases energy, dE < 0, so T_I > 0 (docs/theory.md, section 7.7)
     D, y = dataset(400, 3, seed=23)
     estimate = run(D, y, loss, law, methods=["analytic"]).estimate("analytic")
     assert estimate.delta_entropy.value < -5.0
