@@ -16,9 +16,9 @@ from .report import (  # noqa: E402
     Recommendation,
     Temperature,
 )
-from .typetwo import EntropyKind, compare  # noqa: E402
+from .typetwo import Engine, EntropyKind, compare  # noqa: E402
 
 __all__ = [
-    "Comparison", "Energy", "Entropy", "EntropyKind", "Estimate", "ExitCode", "Family", "Loss",
-    "Recommendation", "ShiftempError", "Temperature", "compare", "__version__",
+    "Comparison", "Energy", "Engine", "Entropy", "EntropyKind", "Estimate", "ExitCode", "Family",
+    "Loss", "Recommendation", "ShiftempError", "Temperature", "compare", "__version__",
 ]

@@ -154,6 +154,7 @@ def compare(
     engine: Annotated[Engine, typer.Option(help="Where to run: memory; stream (record batches, bounded memory); dask (a Dask cluster); auto: stream inputs over 2M rows or too big for memory.")] = Engine.AUTO,
     scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address for --engine dask. Default: a local cluster.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Rows per record batch of the stream and dask engines. Default: about 500,000 values' worth.")] = None,
+    checksum: Annotated[bool, typer.Option("--checksum/--no-checksum", help="Report each input's SHA-256; --no-checksum skips reading every byte once more (large data).")] = True,
     time_column: Annotated[Optional[str], typer.Option(help="Column that orders the rows in time: never a feature; --calibrate splits the reference into consecutive windows by it.")] = None,
     calibrate: Annotated[bool, typer.Option("--calibrate/--no-calibrate", help="Measure the null spread of dE and dS on the reference alone (repeated self-splits): report the ambient temperature and widen the decision's intervals by it.")] = False,
     calibration_splits: Annotated[int, typer.Option(help="Self-splits of --calibrate.")] = DEFAULT_SPLITS,
@@ -179,7 +180,7 @@ def compare(
             reference, shifted, target=target, features=_columns(features),
             exclude=_columns(exclude), model=model, loss=loss, folds=folds, entropy=entropy,
             min_gain=min_gain, seed=seed, engine=engine, scheduler=scheduler,
-            batch_size=batch_size, progress=progress, time_column=time_column,
+            batch_size=batch_size, progress=progress, checksum=checksum, time_column=time_column,
             calibrate=calibrate, calibration_splits=calibration_splits,
             init=init.value, **_network_options(model, hidden, activation, epochs),
         )
@@ -217,7 +218,9 @@ def profile(
     engine: Annotated[Engine, typer.Option(help="dask reads DATA on a Dask cluster; any other value streams it here.")] = Engine.STREAM,
     scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address for --engine dask. Default: a local cluster.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Rows per record batch. Default: about 500,000 values' worth.")] = None,
+    checksum: Annotated[bool, typer.Option("--checksum/--no-checksum", help="Record the data's SHA-256 in the profile (--no-checksum skips reading every byte once more).")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notes, no progress bar, no summary line.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colour in the progress bar (also: the NO_COLOR environment variable).")] = False,
 ) -> int:
     """Save the reference's statistics and fitted model to a .shiftemp profile, to compare
     against later: shiftemp compare reference.shiftemp new.parquet.
@@ -245,11 +248,11 @@ def profile(
                 f"profile takes one DATA, got {len(data)}; to merge profiles of partitions, pass"
                 " --merge."
             )
-        with progress_bar(quiet) as progress:
+        with progress_bar(quiet, no_color) as progress:
             made = profiles.build(
                 data[0], target=target, features=_columns(features), exclude=_columns(exclude),
                 model=model, loss=loss, batch_size=batch_size, progress=progress,
-                engine=engine.value, scheduler=scheduler,
+                engine=engine.value, scheduler=scheduler, checksum=checksum,
             )
     profiles.save(made, output)
     for message in made.notes:

@@ -237,7 +237,7 @@ def _class_labels(series: pd.Series) -> pd.Series:
         return series.astype(str)
     values = series.to_numpy(dtype=float)
     text = values.astype(str).astype(object)
-    integral = values == np.round(values)
+    integral = (values == np.round(values)) & (np.abs(values) < 2.0**53)  # exact as int64
     text[integral] = values[integral].astype(np.int64).astype(str)
     return pd.Series(text, index=series.index, dtype=object)
 

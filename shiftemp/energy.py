@@ -98,7 +98,10 @@ def row_hash(
     """The wrapping sum over columns of ``bits(value) * key(name)``, (n,) uint64.
 
     ``columns_t`` is a sequence of m float64 rows of length n (one per column: an (m, n) array or
-    a list); with ``scale`` each value is first mapped to ``floor(value * scale)``. The sum does
+    a list); with ``scale`` each value is first mapped to its nearest grid point,
+    ``floor(value * scale + 1/2)`` (not ``floor(value * scale)``: a standardised one-hot column
+    takes simple values such as 2.0 that lie exactly on the grid, where ``floor`` would flip with
+    the last bit of the mean, so duplicating or shuffling rows moved them between folds). The sum does
     not depend on column order; each column's key comes from its name and ``salt``. A
     multiply-add per value keeps this cheap enough for a streaming pass (a per-value mixer cost
     ten times a Gram matrix); the strong mixer runs once per row, on the sum.
@@ -114,6 +117,7 @@ def row_hash(
             bits = np.ascontiguousarray(columns_t).view(np.uint64) * keys[:, None]
         else:
             quantised = np.multiply(columns_t, scale)
+            quantised += 0.5
             np.floor(quantised, out=quantised)
             bits = quantised.view(np.uint64)
             bits *= keys[:, None]
@@ -130,6 +134,7 @@ def row_hash(
             np.multiply(bits, key, out=bits)
         else:
             np.multiply(column, scale, out=scratch)
+            scratch += 0.5
             np.floor(scratch, out=scratch)
             np.multiply(bits, key, out=bits)
         total += bits
@@ -151,7 +156,7 @@ def fold_ids(
 
     Notes
     -----
-    Each value is quantised, ``q = floor(z / QUANTUM)``; the row's hash is
+    Each value is quantised to its nearest grid point, ``q = floor(z / QUANTUM + 1/2)``; the row's hash is
     ``mix(sum_j bits(q_j) * key_j XOR mix(seed))``, with ``mix`` splitmix64's finaliser and
     ``key_j`` an odd multiplier derived from the column name; the fold is the hash modulo k.
     """

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from html import escape
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from .render import engine_rows, figure_rows
 from .report import Comparison, Estimate, Temperature
@@ -40,6 +40,7 @@ code{font:0.9em ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",mo
 .verdict{border-left:8px solid;border-radius:8px;padding:14px 18px;margin:0 0 16px}
 .verdict.retrain{border-color:var(--retrain);background:var(--retrain-bg)}
 .verdict.keep{border-color:var(--keep);background:var(--keep-bg)}
+.verdict.neutral{border-color:var(--muted);background:var(--card)}
 .verdict .word{font-size:2rem;font-weight:800;letter-spacing:.04em;margin-right:.4em}
 .verdict.retrain .word{color:var(--retrain)}
 .verdict.keep .word{color:var(--keep)}
@@ -65,6 +66,7 @@ table{border-collapse:collapse;width:100%;font-size:.92rem;font-variant-numeric:
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 th{color:var(--muted);font-weight:600}
 td.num,th.num{text-align:right;white-space:nowrap}
+table.nowrap td,table.nowrap th{white-space:nowrap}
 ul.notes{padding-left:1.2em;color:var(--muted);font-size:.92rem}
 footer{margin-top:28px;color:var(--muted);font-size:.85rem;overflow-wrap:anywhere}
 @media (max-width:560px){body{font-size:15px}main{padding:12px 10px 28px}
@@ -105,6 +107,13 @@ def _t_reason(t: Temperature) -> str:
     if t.status == "infinite":
         return "dS indistinguishable from 0, dE is not"
     return "neither dE nor dS is distinguishable from 0"
+
+
+def _when(stamp: str) -> str:
+    """``2026-01-02T03:04:05+00:00`` -> ``2026-01-02 03:04:05 UTC``."""
+    if len(stamp) >= 19 and stamp.endswith("+00:00"):
+        return stamp[:19].replace("T", " ") + " UTC"
+    return stamp
 
 
 def _short(text: str, limit: int = 18) -> str:
@@ -247,8 +256,8 @@ def energy_diagram(report: Comparison) -> str:
     level E_B (refreshed, out of sample), each with its 95% band, and the arrow dE between."""
     e = report.energy
     a, b, d = e.before, e.after_out_of_sample, e.delta_out_of_sample
-    width, height = 360, 246
-    x_axis, bottom, top = 44, 210, 36
+    width, height = 360, 250
+    x_axis, bottom, top = 44, 214, 44
     highs = [v for v in (a.high, b.high, a.value, b.value) if v is not None and math.isfinite(v)]
     lows = [v for v in (a.low, b.low) if v is not None and math.isfinite(v)]
     vmax = max(highs) * 1.1 if highs and max(highs) > 0 else 1.0
@@ -269,12 +278,12 @@ def energy_diagram(report: Comparison) -> str:
         parts.append(_rect(x1, band_top, x2 - x1, max(band_bottom - band_top, 1.5), color, 0.22))
         parts.append(_line(x1, y(estimate.value), x2, y(estimate.value), stroke=color, width=3.5))
         centre = (x1 + x2) / 2
-        parts.append(_text(centre, band_top - 18, f"{name} = {_num(estimate.value)}", size=13.5,
+        parts.append(_text(centre, band_top - 21, f"{name} = {_num(estimate.value)}", size=13.5,
                            anchor="middle", weight="700", cls="halo"))
-        parts.append(_text(centre, band_top - 5, _interval(estimate.low, estimate.high), size=11,
+        parts.append(_text(centre, band_top - 7, _interval(estimate.low, estimate.high), size=11,
                            anchor="middle", cls="muted halo"))
         parts.append(_text(centre, bottom + 18, words, size=11.5, anchor="middle", cls="muted"))
-    parts.append(_text(x_axis - 5, top - 14, "energy", size=11, anchor="end", cls="muted"))
+    parts.append(_text(x_axis - 5, top - 16, "energy", size=11, anchor="end", cls="muted"))
     ya, yb = y(a.value), y(b.value)
     parts.append(_line(150, ya, 253, yb, stroke="var(--point)", width=1.6, marker="energy-arrow"))
     released = report.recommendation.relative_gain
@@ -319,7 +328,7 @@ def temperature_plane(delta_energy: Estimate, delta_entropy: Estimate, t: Temper
     for tick in _nice_ticks(ylo, yhi, 4):
         parts.append(_line(left, Y(tick), right, Y(tick), cls="grid"))
         parts.append(_text(left - 5, Y(tick) + 4, _num(tick, 3), size=11, anchor="end", cls="muted"))
-    for tick in _nice_ticks(-xm, xm, 3):
+    for tick in _nice_ticks(-xm, xm, 4):
         parts.append(_line(X(tick), bottom, X(tick), bottom + 4, cls="axis"))
         parts.append(_text(X(tick), bottom + 16, _num(tick, 2), size=11, anchor="middle", cls="muted"))
     parts.append(_line(left, bottom, right, bottom, cls="axis"))
@@ -396,7 +405,7 @@ def type_one_chart(type_one: dict) -> str:
         t = _temperature((type_one.get(side) or {}).get("temperature"))
         rows.append((words, _temperature_value(t), _t_words(t)))
     return bar_chart("type-one", rows, label="Type I temperatures before and after the shift",
-                     colors=("var(--a)", "var(--b)"), label_width=124, text_width=80)
+                     colors=("var(--a)", "var(--b)"), label_width=136, text_width=80)
 
 
 def layers_chart(network: dict, name: str = "layers") -> str:
@@ -441,9 +450,13 @@ def trend_chart(name: str, values: Sequence[float | None], marks: Sequence[str |
         return bottom - (value - low) / (high - low) * (bottom - top)
 
     parts = []
-    for tick in _nice_ticks(low, high, 3):
-        parts.append(_line(left, Y(tick), right, Y(tick), cls="grid"))
-        parts.append(_text(left - 5, Y(tick) + 4, _num(tick, 3), size=11, anchor="end", cls="muted"))
+    if finite:
+        for tick in _nice_ticks(low, high, 3):
+            parts.append(_line(left, Y(tick), right, Y(tick), cls="grid"))
+            parts.append(_text(left - 5, Y(tick) + 4, _num(tick, 3), size=11, anchor="end", cls="muted"))
+    else:
+        parts.append(_text((left + right) / 2, (top + bottom) / 2, "no finite value in these runs",
+                           size=11, anchor="middle", cls="muted"))
     parts.append(_line(left, Y(0), right, Y(0), cls="axis"))
     points = [(X(i), Y(v)) for i, v in enumerate(values) if v is not None]
     if len(points) > 1:
@@ -458,9 +471,9 @@ def trend_chart(name: str, values: Sequence[float | None], marks: Sequence[str |
             y = top + 8 if mark == "↑" else bottom - 2 if mark == "↓" else Y(0) + 4
             parts.append(_text(X(i), y, mark, size=13, anchor="middle", weight="700", color=color))
     if times:
-        parts.append(_text(left, height - 8, (times[0] or "")[:16], size=10.5, cls="muted"))
+        parts.append(_text(left, height - 8, _when(times[0] or "")[:16], size=10.5, cls="muted"))
         if n > 1:
-            parts.append(_text(right, height - 8, (times[-1] or "")[:16], size=10.5, anchor="end",
+            parts.append(_text(right, height - 8, _when(times[-1] or "")[:16], size=10.5, anchor="end",
                                cls="muted"))
     return _svg(name, width, height, parts, label)
 
@@ -469,7 +482,10 @@ def trend_chart(name: str, values: Sequence[float | None], marks: Sequence[str |
 # page parts
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Iterable[int] = ()) -> str:
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Iterable[int] = (),
+           nowrap: bool = False) -> str:
+    """A table that scrolls sideways on its own when it is wider than the screen; ``nowrap``
+    keeps each cell on one line (a log of runs reads better scrolled than wrapped)."""
     numeric = set(numeric)
 
     def cell(tag: str, i: int, value: str) -> str:
@@ -478,7 +494,8 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Itera
 
     head = "".join(cell("th", i, h) for i, h in enumerate(headers))
     body = "".join("<tr>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>" for row in rows)
-    return f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    table = '<table class="nowrap">' if nowrap else "<table>"
+    return f'<div class="table-wrap">{table}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _card(label: str, value: str, note: str = "") -> str:
@@ -595,7 +612,7 @@ def comparison_html(report: Comparison) -> str:
               f"<code>{escape(report.shifted.path)}</code></p>")
     parts = [
         "<h1>shiftemp compare"
-        + (f", {escape(report.run.started)}" if report.run is not None else "") + "</h1>",
+        + (f", {escape(_when(report.run.started))}" if report.run is not None else "") + "</h1>",
         _verdict(r.retrain, r.shift_class, r.reason, inputs),
         '<div class="cards">',
         _card("energy released", f"{r.relative_gain:.1%}", f"of E_A = {_num(e.before.value)} ({unit})"),
@@ -667,20 +684,21 @@ def engine_html(run: Any) -> str:
     best = max(run.reports, key=lambda r: r.efficiency)
     working = best.engine_type.value == "working"
     parts.append(
-        f'<section id="verdict" class="verdict {"keep" if working else "retrain"}" role="status">'
+        f'<section id="verdict" class="verdict {"keep" if working else "neutral"}" role="status">'
         f'<span class="word">{escape(best.engine_type.value.upper())}</span>'
         f'<span class="class">{escape(best.activation.value)}: eta {best.efficiency:.3f}</span>'
         f"<p>{escape(best.summary)}</p></section>"
     )
-    parts.append('<div class="charts">')
     if len(run.reports) > 1:
-        parts.append(_figure(
+        parts.append('<div class="charts">' + _figure(
             "Work efficiency by activation", efficiency_chart(run.reports),
             "eta = max(0, W) / Q: the share of the energy training released that is work beyond the"
             " best linear model; beside it the Carnot bound over the layers.",
-        ))
+        ) + "</div>")
     for i, report in enumerate(run.reports):
         data = report.to_dict()
+        parts.append(f"<h2>{escape(report.activation.value)} network {list(report.hidden)}</h2>"
+                     '<div class="charts">')
         parts.append(_figure(
             f"{report.activation.value} network {list(report.hidden)}: per-layer temperatures",
             layers_chart(data, name=f"layers-{i + 1}"),
@@ -689,9 +707,8 @@ def engine_html(run: Any) -> str:
         ))
         parts.append(
             f"<figure><h3>{escape(report.activation.value)}: engine figures</h3>"
-            + _table(("quantity", "value"), engine_rows(report), numeric=(1,)) + "</figure>"
+            + _table(("quantity", "value"), engine_rows(report), numeric=(1,)) + "</figure></div>"
         )
-    parts.append("</div>")
     parts.append(_notes(run.notes))
     return _page(f"shiftemp engine: {run.data.path}", "".join(parts))
 
@@ -704,7 +721,7 @@ def history_html(history: Any, series: dict[str, list]) -> str:
     if records:
         last = records[-1]["recommendation"]
         parts.append(_verdict(last["retrain"], last["shift_class"],
-                              f"Last run, {records[-1]['time']}: {last['reason']}",
+                              f"Last run, {_when(records[-1]['time'])}: {last['reason']}",
                               f"<p>{len(records)} runs, {sum(series['retrain'])} of them retrain.</p>"))
     else:
         parts.append('<section id="verdict" class="verdict keep"><p>No runs recorded yet.</p></section>')
@@ -727,14 +744,14 @@ def history_html(history: Any, series: dict[str, list]) -> str:
     for item in reversed(records):
         f, rec = item["figures"], item["recommendation"]
         rows.append((
-            item["time"], f"{item['reference']['path']} -> {item['shifted']['path']}",
-            rec["verdict"].upper(), rec["shift_class"], _t_words(f.get("temperature")),
-            _num(f.get("energy_released")),
+            _when(item["time"]), rec["verdict"].upper(), rec["shift_class"],
+            _t_words(f.get("temperature")), _num(f.get("energy_released")),
             "-" if f.get("relative_gain") is None else f"{f['relative_gain']:.1%}", _num(f.get("dS")),
+            f"{item['reference']['path']} -> {item['shifted']['path']}",
         ))
     parts.append("<h2>Runs, newest first</h2>" + _table(
-        ("time", "inputs", "verdict", "class", "T", "energy released", "of E_A", "dS"), rows,
-        numeric=(4, 5, 6, 7)))
+        ("time", "verdict", "class", "T", "energy released", "of E_A", "dS", "inputs"), rows,
+        numeric=(3, 4, 5, 6), nowrap=True))
     if history.skipped:
         parts.append(_notes([f"{s.where} skipped: {s.reason}" for s in history.skipped]))
     return _page(f"shiftemp history: {history.path}", "".join(parts))

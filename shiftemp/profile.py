@@ -56,7 +56,7 @@ VERSION = 1
 
 def build(data, *, target=None, features=None, exclude=None, model=None, loss=None,
           spread_rows=None, batch_size=None, progress=None, engine: str = "stream",
-          scheduler: str | None = None) -> Reference:
+          scheduler: str | None = None, checksum: bool = True) -> Reference:
     """Read ``data`` (a path or a frame) and return its :class:`Reference` (save it with
     :func:`save`)."""
     settings = Settings(target, features, exclude, Family(model) if model else None,
@@ -65,8 +65,8 @@ def build(data, *, target=None, features=None, exclude=None, model=None, loss=No
         from .distributed import DaskRunner
 
         with DaskRunner(scheduler, batch_size, progress) as runner:
-            return profile_reference(data, settings, runner)
-    return profile_reference(data, settings, LocalRunner(batch_size, progress))
+            return profile_reference(data, settings, runner, checksum=checksum)
+    return profile_reference(data, settings, LocalRunner(batch_size, progress), checksum=checksum)
 
 
 def describe(reference: Reference, path) -> str:

@@ -19,10 +19,12 @@ from .errors import InputError
 #: losses): measured 50 on 400,000 x 11 parquet pairs, rounded up.
 BYTES_PER_VALUE = 64
 
-#: Square matrices of the parameters the in-memory engine holds at once (Gram matrices of the
-#: folds and the total, the system being solved, correlation and its factor): measured about 11
-#: on 5,000 features, rounded up.
-PARAMETER_MATRICES = 16
+#: Square matrices of the parameters the in-memory engine holds at once: for least squares the
+#: Gram matrices of the folds and the total, the system being solved, the data entropy's
+#: correlation and its factor (measured about 11 on 5,000 features, rounded up); for the
+#: multinomial logistic model, its Fisher information, Newton system and their copies (measured
+#: 5 on 2,709 parameters).
+PARAMETER_MATRICES = {"linear": 16, "logistic": 6}
 
 
 def _read(path: str) -> str | None:

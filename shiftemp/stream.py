@@ -30,15 +30,14 @@ import dataclasses
 import os
 import queue
 import threading
-import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy import linalg
+from scipy import linalg, special
 
 from . import io
 from .dataset import (
@@ -52,11 +51,9 @@ from .dataset import (
     resolve_target,
 )
 from .energy import (
-    _mix,
     estimate_from_sample,
     fold_ids_t,
     level_hashes,
-    smallest_keys,
     spread_keys,
     spread_size,
 )
@@ -372,7 +369,8 @@ def resolve_layout(
     for frame, name in zip(frames, names):
         _check_columns(frame, name, [target, *feature_columns], {target: "the target"})
     if features is None and len(frames) > 1:
-        extra = [str(c) for c in frames[1].columns if c not in set(frames[0].columns)]
+        known = set(frames[0].columns)
+        extra = [str(c) for c in frames[1].columns if c not in known]
         if extra:
             notes.append(f"{names[1]}: columns not in {names[0]} are ignored: {', '.join(extra)}")
     categorical_features = []
@@ -686,6 +684,7 @@ class Encoder:
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_lookups"] = {}
+        state.pop("_slot_cache", None)
         return state
 
     def _lookup(self, kind: str, j: int, catalog: Catalog) -> np.ndarray:
@@ -707,12 +706,25 @@ class Encoder:
             self._lookups[key] = found
         return found
 
+    def _slots(self) -> list[tuple[bool, int, str]]:
+        """Per feature column: categorical?, its row in the decoded rows, its name."""
+        slots = self.__dict__.get("_slot_cache")
+        if slots is None:
+            layout = self.layout
+            numeric = {name: j for j, name in enumerate(layout.numeric_names)}
+            categorical = {name: j for j, name in enumerate(layout.categorical_names)}
+            slots = [
+                (column in categorical, categorical.get(column, numeric.get(column)), column)
+                for column in layout.feature_columns
+            ]
+            self.__dict__["_slot_cache"] = slots
+        return slots
+
     def design_into(self, out: np.ndarray, rows: Rows, catalog: Catalog) -> None:
         """Write the standardised features ``Z`` (d, n) into ``out``."""
-        layout, position = self.layout, 0
-        for column in layout.feature_columns:
-            if column in layout.categorical_features:
-                j = layout.categorical_names.index(column)
+        position = 0
+        for is_categorical, j, column in self._slots():
+            if is_categorical:
                 width = len(self.levels[column]) - 1
                 block = out[position:position + width]
                 c, s = self.centre[position:position + width], self.scale[position:position + width]
@@ -722,7 +734,6 @@ class Encoder:
                 block[offsets[hit], hit] = (np.subtract(1.0, c) / s)[offsets[hit]]
                 position += width
             else:
-                j = layout.numeric_names.index(column)
                 np.subtract(rows.numeric[j], self.centre[position], out=out[position])
                 out[position] /= self.scale[position]
                 position += 1
@@ -773,9 +784,9 @@ class Encoder:
         C_u = G[1:, 1:] - n * np.outer(mean_u, mean_u)
         scale = np.append(self.scale, self.target_scale)
         centre = np.append(self.centre, self.target_centre)
-        index = []
+        index, where = [], {name: i for i, name in enumerate(self.feature_names)}
         for name in self.layout.numeric_names:
-            index.append(self.p - 1 if name == self.layout.target else self.feature_names.index(name))
+            index.append(self.p - 1 if name == self.layout.target else where[name])
         index = np.array(index, dtype=np.int64)
         s = scale[index]
         return Moments(int(round(n)), centre[index] + s * mean_u[index],
@@ -878,13 +889,43 @@ class ModelRole:
     evaluate: bool = False
 
 
+def softmax_t(logits: np.ndarray, J: int, m: int, y: np.ndarray, entropies: bool = True):
+    """Probabilities (J, m, n) of classes 1..m and cross entropies (J, n) of J softmax models
+    with logits (J m, n) for classes 1..m (class 0's logit is 0), computed stably (no cross
+    entropies, ``None``, unless ``entropies``)."""
+    n = logits.shape[1]
+    L = logits.reshape(J, m, n)
+    if m == 1:  # binary: the logistic function, one exponential per value
+        if not entropies:
+            return special.expit(L), None
+        hit = (y > 0).astype(float)
+        return special.expit(L), np.logaddexp(0.0, L[:, 0]) - hit * L[:, 0]
+    top = np.maximum(L.max(axis=1), 0.0)  # (J, n)
+    E = np.exp(L - top[:, None, :])
+    Z = np.exp(-top) + E.sum(axis=1)
+    E /= Z[:, None, :]
+    ce = top + np.log(Z)
+    hit = np.flatnonzero(y > 0)
+    ce[:, hit] -= L[:, y[hit] - 1, hit]
+    return E, ce
+
+
 class LossPass:
     """Per-model sums over one pass at fixed parameters: loss, gradient, Fisher information."""
 
     def __init__(self, layout: Layout, encoder: Encoder, loss: Loss, params: list[np.ndarray],
                  roles: list[ModelRole], folds: int, seed: int, hessians: list[bool],
-                 catalog: Catalog):
+                 catalog: Catalog, path: tuple[int, int] | None = None):
         self.layout, self.encoder, self.loss = layout, encoder, loss
+        #: (old, new): also sum the explanation's path gradient between those two models
+        self.path = path
+        self.path_total = None
+        if path is not None:
+            from .explain import QUADRATURE_NODES
+
+            nodes, weights = np.polynomial.legendre.leggauss(QUADRATURE_NODES)
+            self._nodes = (0.5 * (nodes + 1.0), 0.5 * weights)
+            self.path_total = np.zeros_like(params[path[1]])
         self.params, self.roles, self.folds, self.seed = params, roles, folds, seed
         self.hessians = hessians
         self.catalog = catalog  # the side's categories (from its first pass), to decode codes
@@ -926,44 +967,43 @@ class LossPass:
         return ~held
 
     def _update_ce(self, D: np.ndarray, y: np.ndarray, fold) -> None:
+        """All models at once, laid out (model, class, row) so that every reduction runs over
+        whole rows of memory (a reduction over a 2-wide axis costs a call per row)."""
         n, p = D.shape
-        m = self.params[0].shape[1]
-        logits = D @ np.hstack(self.params)  # (n, J m)
-        residual = np.empty_like(logits)
-        rows = np.arange(n)
-        hit = y > 0
-        for j, (B, role) in enumerate(zip(self.params, self.roles)):
-            full = np.zeros((n, m + 1))
-            full[:, 1:] = logits[:, j * m:(j + 1) * m]
-            top = full.max(axis=1, keepdims=True)
-            np.subtract(full, top, out=full)
-            np.exp(full, out=full)
-            total = full.sum(axis=1, keepdims=True)
-            P = full / total
-            ce = np.log(total[:, 0]) + top[:, 0]
-            ce[hit] -= logits[rows[hit], j * m + y[hit] - 1]
-            train = self._add(j, role, ce, fold)
+        J, m = len(self.params), self.params[0].shape[1]
+        probabilities, ce = softmax_t(np.hstack(self.params).T @ D.T, J, m, y)  # (J, m, n), (J, n)
+        Y = np.zeros((m, n))
+        hit = np.flatnonzero(y > 0)
+        Y[y[hit] - 1, hit] = 1.0
+        residual = probabilities - Y  # (J, m, n)
+        for j, role in enumerate(self.roles):
+            train = self._add(j, role, ce[j], fold)
             if role.evaluate:
-                residual[:, j * m:(j + 1) * m] = 0.0
+                residual[j] = 0.0
                 continue
-            Y = np.zeros((n, m))
-            Y[rows[hit], y[hit] - 1] = 1.0
-            R = P[:, 1:] - Y
-            R[~train] = 0.0
-            residual[:, j * m:(j + 1) * m] = R
+            if not train.all():
+                residual[j][:, ~train] = 0.0
             if self.hessians[j]:
-                weights = train.astype(float)
-                F = fisher_information(D, P, weights) * n
+                P = np.empty((n, m + 1))
+                P[:, 1:] = probabilities[j].T
+                P[:, 0] = 1.0 - P[:, 1:].sum(axis=1)
+                F = fisher_information(D, P, train.astype(float)) * n
                 self.fisher[j] = F if self.fisher[j] is None else self.fisher[j] + F
-        gradient = D.T @ residual
-        for j in range(len(self.params)):
+        gradient = D.T @ residual.reshape(J * m, n).T  # (p, J m)
+        for j in range(J):
             self.gradient[j] += gradient[:, j * m:(j + 1) * m]
+        if self.path is not None:
+            old, new = self.path
+            self.path_total += path_gradient_sum(D, y, self.params[new], self.params[old],
+                                                 *self._nodes)
 
     def merge(self, other: "LossPass") -> "LossPass":
         self.train_loss += other.train_loss
         self.train_rows += other.train_rows
         self.held_loss += other.held_loss
         self.held_rows += other.held_rows
+        if self.path_total is not None:
+            self.path_total += other.path_total
         for j in range(len(self.params)):
             self.gradient[j] += other.gradient[j]
             if other.fisher[j] is not None:
@@ -972,6 +1012,22 @@ class LossPass:
 
     def finish(self) -> "LossPass":
         return self
+
+
+def path_gradient_sum(D, y, new, old, t, w) -> np.ndarray:
+    """``sum_i integral_0^1 grad CE_i(new + s (old - new)) ds`` by the quadrature (t, w)."""
+    n, m = D.shape[0], new.shape[1]
+    Y = np.zeros((m, n))
+    hit = np.flatnonzero(y > 0)
+    Y[y[hit] - 1, hit] = 1.0
+    # the logits along the path are affine in s: two products, not one per node
+    start, slope = (D @ new).T, (D @ (old - new)).T  # (m, n)
+    mean = np.zeros((m, n))
+    for part in np.array_split(np.arange(t.size), 4):  # nodes in groups: bounded memory
+        logits = start[None] + t[part, None, None] * slope[None]  # (nodes, m, n)
+        P, _ = softmax_t(logits.reshape(part.size * m, n), part.size, m, y, entropies=False)
+        mean += np.tensordot(w[part], P, axes=1)
+    return D.T @ (mean - w.sum() * Y).T
 
 
 class PathPass:
@@ -1009,13 +1065,7 @@ class PathPass:
             mean_sign = np.where(inside, np.sign(a) * (2 * crossing - 1), np.sign(a - 0.5 * b))
             self.total += -D.T @ mean_sign
             return
-        n, m = D.shape[0], self.new.shape[1]
-        Y = np.zeros((n, m))
-        hit = y > 0
-        Y[np.flatnonzero(hit), y[hit] - 1] = 1.0
-        for t, w in zip(self.t, self.w):
-            P = class_probabilities(D, self.new + t * delta)
-            self.total += w * (D.T @ (P[:, 1:] - Y))
+        self.total += path_gradient_sum(D, y, self.new, self.old, self.t, self.w)
 
     def merge(self, other: "PathPass") -> "PathPass":
         self.total += other.total
@@ -1149,10 +1199,11 @@ def _prefetch(batches: Iterator, depth: int = 2) -> Iterator:
 class _Hash(threading.Thread):
     """The input's SHA-256, computed beside the passes."""
 
-    def __init__(self, scan: io.Scan):
+    def __init__(self, scan: io.Scan, checksum: bool = True):
         super().__init__(daemon=True)
         self.scan, self.value, self.error = scan, "", None
-        self.start()
+        if checksum:
+            self.start()
 
     def run(self):
         try:
@@ -1161,7 +1212,8 @@ class _Hash(threading.Thread):
             self.error = exc
 
     def result(self) -> str:
-        self.join()
+        if self.ident is not None:
+            self.join()
         if self.error is not None:
             raise self.error
         return self.value
@@ -1338,7 +1390,8 @@ def _classes(ref: SideStats, new: SideStats | None, layout: Layout, names) -> tu
     return tuple(classes)
 
 
-def profile_reference(reference, settings: Settings, runner=None, name: str | None = None) -> Reference:
+def profile_reference(reference, settings: Settings, runner=None, name: str | None = None,
+                      checksum: bool = True) -> Reference:
     """Read the reference alone: its statistics, encoder and old model (``shiftemp profile``).
 
     The family is decided from the reference alone (a raw comparison also looks at the shifted
@@ -1346,7 +1399,7 @@ def profile_reference(reference, settings: Settings, runner=None, name: str | No
     """
     runner = runner or LocalRunner()
     scan = _scan(reference, name or "reference")
-    hashing = _Hash(scan)
+    hashing = _Hash(scan, checksum)
     with _limit_blas():
         layout = resolve_layout([scan.schema], [scan.path], settings.target, settings.features,
                                 settings.exclude)
@@ -1474,16 +1527,17 @@ class _LossFactory:
     seed: int
     hessians: list
     catalog: Catalog
+    path: tuple | None = None
 
     def __call__(self) -> LossPass:
         return LossPass(self.layout, self.encoder, self.loss, self.params, self.roles,
-                        self.folds, self.seed, self.hessians, self.catalog)
+                        self.folds, self.seed, self.hessians, self.catalog, self.path)
 
 
-#: The spread sample's capacity while a reference is read: the width of the design is not known
-#: until the categories are counted, so the buffer starts at the cap for the number of source
-#: columns and is cut to ``spread_size(p)`` afterwards (the bottom M' of a bottom M, M' <= M).
 def _initial_capacity(layout: Layout, rows: int | None) -> int:
+    """The spread sample's capacity while an input is read before the design's width ``p`` is
+    known (the categories are not counted yet): that of the narrowest design the numeric
+    columns allow, cut to ``spread_size(p)`` afterwards (the bottom M' of a bottom M, M' <= M)."""
     numeric_features = sum(1 for c in layout.numeric_names if c != layout.target)
     return spread_size(numeric_features + 1, rows)
 
@@ -1534,11 +1588,14 @@ def _quadratic(G: np.ndarray, b: np.ndarray) -> float:
 
 
 def _newton_passes(scan, runner, layout, encoder, params, roles, samples, settings, catalog,
-                   ridge, exact, label):
+                   ridge, exact, label, path: tuple[int, int] | None = None):
     """Advance the trainable models by chord Newton passes until each one's decrement is at
     most :data:`NEWTON_TOL`; returns the parameters and the sums of the final pass (taken at
     those parameters). ``samples`` give each model's warm-start rows for its first Hessian.
-    ``exact``: models that get a fresh exact Hessian every pass (Newton proper)."""
+    ``exact``: models that get a fresh exact Hessian every pass (Newton proper). ``path``:
+    (old, new) model indices whose explanation path is summed in the passes where ``new`` is
+    nearly converged, so that the final pass usually carries it (``sums.path_total``, taken at
+    the final parameters; ``None`` when it is not)."""
     J = len(params)
     params = [B.copy() for B in params]
     hessian = [None] * J
@@ -1553,13 +1610,13 @@ def _newton_passes(scan, runner, layout, encoder, params, roles, samples, settin
     previous = [None] * J
     step = [None] * J
     notes = []
-    global LAST_PASSES
     for passes in range(1, MAX_PASSES + 1):
-        LAST_PASSES = passes
         want = list(exact)  # a converged model's Fisher is still wanted: the final pass's
+        near = path is not None and (done[path[1]] or (
+            previous[path[1]] is not None and previous[path[1]][2] <= 1e-6))
         sums = runner.run(scan, PassSpec(
             _LossFactory(layout, encoder, Loss.CE, params, roles, settings.folds, settings.seed,
-                         want, catalog),
+                         want, catalog, path if near else None),
             layout.used, f"fitting on {label} (pass {passes})"))
         for j in range(J):
             if done[j]:
@@ -1598,6 +1655,7 @@ def _newton_passes(scan, runner, layout, encoder, params, roles, samples, settin
 
 def compare_stream(
     reference, shifted, settings: Settings, runner=None, names: tuple[str, str] | None = None,
+    checksum: bool = True,
 ) -> dict:
     """The comparison by streaming: the parts of a :class:`shiftemp.report.Comparison`.
 
@@ -1606,7 +1664,7 @@ def compare_stream(
     runner = runner or LocalRunner()
     names = names or ("reference", "shifted")
     new_scan = _scan(shifted, names[1])
-    new_hash = _Hash(new_scan)
+    new_hash = _Hash(new_scan, checksum)
     with _limit_blas():
         if isinstance(reference, Reference):
             _check_profile_layout(reference, settings)
@@ -1616,7 +1674,7 @@ def compare_stream(
                     spread_size(reference.encoder.p, settings.spread_rows))
             return _compare_with(reference, new_scan, settings, runner, None, new_hash, None)
         ref_scan = _scan(reference, names[0])
-        ref_hash = _Hash(ref_scan)
+        ref_hash = _Hash(ref_scan, checksum)
         layout = resolve_layout([ref_scan.schema, new_scan.schema], [ref_scan.path, new_scan.path],
                                 settings.target, settings.features, settings.exclude)
         layout, ref = _read_reference(ref_scan, new_scan, layout, settings, runner)
@@ -1850,11 +1908,13 @@ def _transition(reference: Reference, new: SideStats, new_scan, settings: Settin
         roles = [ModelRole(evaluate=True), ModelRole(), *(ModelRole(fold=f) for f in range(K))]
         samples = [(D_s, y_s, None), (D_s, y_s, None), *((D_s, y_s, fold_s != f) for f in range(K))]
         exact = [False, settings.entropy == "parameters", *([False] * K)]
+        sampled_all = n == D_s.shape[0]  # then the explanation needs no pass
         params, sums, solver_notes = _newton_passes(
             new_scan, runner, reference.layout, encoder, params, roles, samples, settings,
-            new.catalog, ridge, exact, new_scan.path,
+            new.catalog, ridge, exact, new_scan.path, path=None if sampled_all else (0, 1),
         )
         notes += solver_notes
+        path_total = sums.path_total
         b_new, fold_params = params[1], params[2:]
         means = {
             "before": sums.train_loss[0] / n, "in": sums.train_loss[1] / n,
@@ -1882,7 +1942,7 @@ def _transition(reference: Reference, new: SideStats, new_scan, settings: Settin
         folds=K,
     )
     explanation = _explanation(reference, new, new_scan, runner, old, refreshed, means, D_s, y_s,
-                               locals().get("G"))
+                               locals().get("G"), locals().get("path_total"))
     if settings.entropy == "data":
         layout = reference.layout
         a, b = _summaries(ref, new, layout)
@@ -1894,7 +1954,8 @@ def _transition(reference: Reference, new: SideStats, new_scan, settings: Settin
             "explanation": explanation}
 
 
-def _explanation(reference, new, new_scan, runner, old, refreshed, means, D_s, y_s, G):
+def _explanation(reference, new, new_scan, runner, old, refreshed, means, D_s, y_s, G,
+                 path_total=None):
     """Which features carry the released energy: exact from the Gram matrix (MSE), on the spread
     sample when it is every row, by a pass over the shifted data otherwise."""
     from .explain import explain_energy
@@ -1912,13 +1973,15 @@ def _explanation(reference, new, new_scan, runner, old, refreshed, means, D_s, y
     if new.rows_used == D_s.shape[0]:  # the spread sample is every row
         found = explain_energy(old, refreshed, D_s, y_s, names)
         return dataclasses.replace(found, total=total, residual=found.residual + total - found.total)
-    sums = runner.run(new_scan, PassSpec(
-        _PathFactory(reference.layout, encoder, loss, old.params_, refreshed.params_, new.catalog),
-        reference.layout.used, f"explaining {new_scan.path}"))
     from .explain import QUADRATURE_NODES
 
     method = ("exact (each residual changes sign at most once)" if loss is Loss.MAE else
               f"Gauss-Legendre quadrature along the path, {QUADRATURE_NODES} nodes")
+    if path_total is not None:  # summed in the final Newton pass
+        return explanation_of(old, refreshed, path_total / new.rows_used, total, method, names)
+    sums = runner.run(new_scan, PassSpec(
+        _PathFactory(reference.layout, encoder, loss, old.params_, refreshed.params_, new.catalog),
+        reference.layout.used, f"explaining {new_scan.path}"))
     return explanation_of(old, refreshed, sums.total / sums.rows, total, method, names)
 
 
@@ -2043,7 +2106,8 @@ def _scan(data, name: str) -> io.Scan:
 
 
 def run_compare(reference, shifted, settings: Settings, engine: str, scheduler: str | None = None,
-                batch_size: int | None = None, progress: Progress | None = None) -> dict:
+                batch_size: int | None = None, progress: Progress | None = None,
+                checksum: bool = True) -> dict:
     """The parts of the comparison report by the ``stream`` or ``dask`` engine."""
     from .report import InputSummary, ModelSummary
 
@@ -2055,9 +2119,10 @@ def run_compare(reference, shifted, settings: Settings, engine: str, scheduler: 
         from .distributed import DaskRunner
 
         with DaskRunner(scheduler, batch_size, progress) as runner:
-            result = compare_stream(reference, shifted, settings, runner)
+            result = compare_stream(reference, shifted, settings, runner, checksum=checksum)
     else:
-        result = compare_stream(reference, shifted, settings, LocalRunner(batch_size, progress))
+        result = compare_stream(reference, shifted, settings, LocalRunner(batch_size, progress),
+                                checksum=checksum)
     ref_info, new = result["reference"], result["new"]
     ref = ref_info.stats
     return {

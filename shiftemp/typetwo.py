@@ -44,6 +44,9 @@ class Engine(str, enum.Enum):
     DASK = "dask"
 
 
+#: The note of a report made with ``checksum=False``.
+NO_CHECKSUM = "the inputs' SHA-256 checksums were not computed (--no-checksum)"
+
 #: ``auto`` streams inputs with more rows than this (or that would not fit in memory).
 AUTO_STREAM_ROWS = 2_000_000
 #: Bytes the in-memory engine needs per value (frame, encoded copies, designs, per-row losses).
@@ -52,13 +55,13 @@ MEMORY_BYTES_PER_VALUE = 64
 DataLike = Union[io.Source, pd.DataFrame, str, os.PathLike]
 
 
-def as_source(data: DataLike, name: str) -> io.Source:
+def as_source(data: DataLike, name: str, checksum: bool = True) -> io.Source:
     """Read a path; wrap a frame (named ``name``, no file hash); pass a Source through."""
     if isinstance(data, io.Source):
         return data
     if isinstance(data, pd.DataFrame):
         return io.Source(frame=data, path=name, format="dataframe", sha256="")
-    return io.read(data)
+    return io.read(data, checksum=checksum)
 
 
 def _summary(source: io.Source, side) -> InputSummary:
@@ -128,6 +131,7 @@ def compare(
     batch_size: int | None = None,
     progress: Optional[Callable[[str, int, Optional[int]], None]] = None,
     spread_rows: int | None = None,
+    checksum: bool = True,
     time_column: str | None = None,
     calibrate: bool = False,
     calibration_splits: int = _calibration.DEFAULT_SPLITS,
@@ -172,6 +176,9 @@ def compare(
     spread_rows
         Rows M of the spread sample behind every standard error (default: 100,000, fewer for
         wide designs); the tests lower it to exercise the sampled path.
+    checksum
+        Report each input file's SHA-256 (``False``: an empty string and a note; hashing reads
+        every byte of the files once more, about a scan's worth of work on large data).
     time_column
         A column that orders the rows in time: never a feature; with ``calibrate``, the
         reference's self-splits are consecutive windows in its order.
@@ -252,15 +259,18 @@ def compare(
                                        entropy.value, seed, spread_rows)
             parts = stream.run_compare(
                 reference, shifted, settings, chosen, scheduler=scheduler, batch_size=batch_size,
-                progress=progress,
+                progress=progress, checksum=checksum,
             )
+            if not checksum:
+                parts["notes"].append(NO_CHECKSUM)
             return _report(parts, options, min_gain, started, stamp)
     need, names = memory_need(reference, shifted)
     resources.require(
         need, f"{' and '.join(names)} in memory",
         "use --engine stream (bounded memory) or auto, or compare fewer rows.",
     )
-    ref_source, new_source = as_source(reference, "reference"), as_source(shifted, "shifted")
+    ref_source = as_source(reference, "reference", checksum)
+    new_source = as_source(shifted, "shifted", checksum)
     if time_column is not None:
         _calibration.check_time_column(ref_source.frame.columns, time_column, target, ref_source.path)
         if calibrate:
@@ -277,7 +287,7 @@ def compare(
     check_rows_for_parameters(pair, folds)
     q = (len(pair.feature_names) + 1) * max(len(pair.classes or ()) - 1, 1)
     resources.require(
-        resources.PARAMETER_MATRICES * 8 * q * q, f"fitting {q:,} parameters",
+        resources.PARAMETER_MATRICES[family.value] * 8 * q * q, f"fitting {q:,} parameters",
         "narrow --features or --exclude.",
     )
 
@@ -313,7 +323,8 @@ def compare(
             family=family.value, loss=loss.value, ridge=float(old.ridge),
             features=pair.feature_names, n_params=old.n_params, classes=pair.classes,
         ),
-        "energy": energy, "entropy": entropy_change, "notes": list(pair.notes),
+        "energy": energy, "entropy": entropy_change,
+        "notes": list(pair.notes) + ([] if checksum else [NO_CHECKSUM]),
         "explanation": explain_energy(old, refreshed, D_new, y_new, pair.feature_names),
         "type_one": type_one_pair(old, refreshed, pair, init),
     }

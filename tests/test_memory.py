@@ -111,18 +111,18 @@ def test_auto_streams_what_memory_cannot_hold(long_pair, tmp_path):
 
 
 def test_too_many_parameters_for_memory_stop_before_fitting(tmp_path):
-    """A wide design whose square matrices alone would not fit: one line, before the fit."""
+    """20 classes of 300 features: 5,719 parameters whose square matrices alone would not fit
+    (small files, few rows): one line, before the fit."""
     rng = np.random.default_rng(7)
     for name in ("ref.parquet", "new.parquet"):
-        X = rng.normal(size=(2_000, 1_800))
-        frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(1_800)])
-        frame["y"] = X[:, 0] + rng.normal(size=2_000)
+        frame = pd.DataFrame(rng.normal(size=(400, 300)), columns=[f"x{j}" for j in range(300)])
+        frame["label"] = [f"c{k}" for k in rng.integers(0, 20, 400)]
         frame.to_parquet(tmp_path / name, index=False)
     result = run_limited(
-        "compare", "ref.parquet", "new.parquet", "--target", "y", "--engine", "memory",
+        "compare", "ref.parquet", "new.parquet", "--target", "label", "--engine", "memory",
         cwd=tmp_path,
     )
     assert result.returncode == 2, result.stderr
     (line,) = result.stderr.splitlines()
-    assert line.startswith("shiftemp: error: fitting 1,801 parameters would need about 0.4 GB,")
+    assert line.startswith("shiftemp: error: fitting 5,719 parameters would need about 1.5 GB,")
     assert line.endswith(" is available; narrow --features or --exclude.")

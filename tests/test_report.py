@@ -81,7 +81,7 @@ def test_json_fields(reports):
     assert data["options"] == {
         "target": "y", "features": None, "exclude": None, "model": "linear", "loss": "mse",
         "folds": 5, "entropy": "data", "min_gain": 0.01, "seed": 0, "time_column": None,
-        "calibrate": False, "calibration_splits": None,
+        "calibrate": False, "calibration_splits": None, "init": "normal",
     }
     assert data["reference"]["format"] == "dataframe" and data["reference"]["rows"] == 400
     assert data["recommendation"]["retrain"] is True

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import re
 import sys
 import time
 from collections import defaultdict
@@ -169,24 +170,28 @@ def operating_characteristic(rows: list[Row], names: list[str]) -> list[str]:
 
 
 def null_statistic(rows: list[Row]) -> list[str]:
-    """The null distribution of shiftemp's test statistic ``z = dE / se(dE)`` on unshifted data:
-    its mean and spread over the replicates at each n, the false-alarm rate of the test alone
-    that a normal law of that mean and spread implies (a finer reading than a count out of 20),
-    and the z-spread the calibration's self-splits estimated."""
-    lines = ["| n | replicates | mean z | sd z | implied false alarms of the test alone |"
-             " z-spread from --calibrate (median) |", "|---:|---:|---:|---:|---:|---:|"]
-    for n in sorted({r.n for r in rows if r.group == "none"}):
-        z = [r.detail["z"] for r in rows if r.method == "shiftemp" and r.group == "none"
-             and r.n == n and "z" in r.detail]
+    """The null distribution of shiftemp's test statistic ``z = dE / se(dE)`` on unshifted data,
+    at each n and pooled: mean, standard deviation, the lower semi-deviation (only the left tail
+    raises alarms; 1 for a standard normal) and the count below -1.645, beside the z-spread the
+    calibration's self-splits estimated (median over the replicates)."""
+    lines = ["| n | replicates | mean z | sd z | lower semi-sd | below -1.645 |"
+             " z-spread from --calibrate (median) |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    sizes = sorted({r.n for r in rows if r.group == "none"})
+    for n in [*sizes, None]:
+        mine = [r for r in rows if r.group == "none" and (n is None or r.n == n)]
+        z = [r.detail["z"] for r in mine if r.method == "shiftemp" and "z" in r.detail]
         if len(z) < 2:
             continue
-        spread = sorted(r.detail["z_sd"] for r in rows if r.method == "shiftemp --calibrate"
-                        and r.group == "none" and r.n == n and "z_sd" in r.detail)
+        spread = sorted(r.detail["z_sd"] for r in mine
+                        if r.method == "shiftemp --calibrate" and "z_sd" in r.detail)
         mean = sum(z) / len(z)
         sd = math.sqrt(sum((v - mean) ** 2 for v in z) / (len(z) - 1))
-        implied = 0.5 * math.erfc((mean + 1.6448536269514722) / (sd * math.sqrt(2)))
+        semi = math.sqrt(2 * sum(min(v, 0.0) ** 2 for v in z) / len(z))
+        below = sum(v < -1.6448536269514722 for v in z)
         median = f"{spread[len(spread) // 2]:.2f}" if spread else "-"
-        lines.append(f"| {n:,} | {len(z)} | {mean:+.2f} | {sd:.2f} | {implied:.1%} | {median} |")
+        label = "all" if n is None else f"{n:,}"
+        lines.append(f"| {label} | {len(z)} | {mean:+.2f} | {sd:.2f} | {semi:.2f} |"
+                     f" {below} ({below / len(z):.1%}) | {median} |")
     return lines
 
 
@@ -223,8 +228,8 @@ def markdown(rows: list[Row], methods, seconds: float, quick: bool, notes: list[
         "",
         *operating_characteristic(rows, names),
         "",
-        "The test statistic on unshifted data, z = dE / se(dE) (nominal: mean 0, sd 1, 5% below"
-        " -1.645):",
+        "The test statistic on unshifted data, z = dE / se(dE) (a standard normal would have mean 0,"
+        " sd 1, lower semi-sd 1 and 5% below -1.645):",
         "",
         *null_statistic(rows),
         "",
@@ -256,17 +261,41 @@ def write_docs(block: str, path: Path = DOCS) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def write_csv(rows: list[Row], path: Path = RESULTS) -> None:
+def write_csv(rows: list[Row], path: Path = RESULTS, run_seconds: float = 0.0) -> None:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         out = csv.writer(handle)
         out.writerow(["scenario", "group", "kind", "n", "method", "retrain", "truth", "true_gain",
-                      "seconds", "detail"])
+                      "seconds", "detail", "run_seconds"])
         for r in rows:
             detail = ";".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
                               for k, v in r.detail.items())
             out.writerow([r.scenario, r.group, r.kind, r.n, r.method,
                           "" if r.retrain is None else int(r.retrain), int(r.truth),
-                          f"{r.gain:.6f}", f"{r.seconds:.4f}", detail])
+                          f"{r.gain:.6f}", f"{r.seconds:.4f}", detail, f"{run_seconds:.1f}"])
+
+
+def _value(text: str):
+    if text in ("True", "False"):
+        return text == "True"
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def read_csv(path: Path = RESULTS) -> tuple[list[Row], float]:
+    """The rows :func:`write_csv` wrote, and the run's wall time in seconds."""
+    rows, seconds = [], 0.0
+    with open(path, newline="", encoding="utf-8") as handle:
+        for r in csv.DictReader(handle):
+            items = re.split(r";(?=\w+=)", r["detail"]) if r["detail"] else []
+            detail = dict(item.split("=", 1) for item in items)
+            rows.append(Row(r["scenario"], r["group"], r["kind"], int(r["n"]), r["method"],
+                            None if r["retrain"] == "" else r["retrain"] == "1",
+                            r["truth"] == "1", float(r["true_gain"]), float(r["seconds"]),
+                            {k: _value(v) for k, v in detail.items()}))
+            seconds = float(r.get("run_seconds") or 0.0)
+    return rows, seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,10 +308,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=Path, default=DOCS, help="the markdown file to update")
     parser.add_argument("--csv", type=Path, default=RESULTS, help="per-scenario rows")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch the docs")
+    parser.add_argument("--from-csv", action="store_true",
+                        help="regenerate the tables from the per-scenario rows, without running")
     args = parser.parse_args(argv)
 
     from threadpoolctl import threadpool_limits
 
+    if args.from_csv:
+        rows, seconds = read_csv(args.csv)
+        names = list(dict.fromkeys(r.method for r in rows))
+        methods = [m for m in methods_module.methods() if m.name in names]
+        notes = [m.note for m in methods if m.note]
+        quick = len({r.scenario for r in rows}) < 100
+        block = markdown(rows, methods, seconds, quick, notes)
+        print(block)
+        if not args.no_write:
+            write_docs(block, args.docs)
+        return 0
     specs = scenarios_module.catalogue(args.quick, args.seed, real=not args.no_real)
     if args.only:
         specs = [s for s in specs if args.only in s.name]
@@ -297,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - started
     block = markdown(rows, methods, seconds, args.quick, notes)
     print(block)
-    write_csv(rows, args.csv)
+    write_csv(rows, args.csv, seconds)
     if not args.no_write:
         write_docs(block, args.docs)
     return 0

@@ -1,0 +1,219 @@
+"""The run history (shiftemp/history.py, compare --history, shiftemp history): one record per run,
+no record lost when processes append at once, a corrupt line skipped with a warning."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import shiftemp
+from conftest import regression_frame
+from shiftemp import history
+from shiftemp.history import COLUMNS, KIND, append, read, record, series, sparkline
+
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
+
+STORES = ["runs.jsonl", "runs.sqlite", "runs.db"]
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("history")
+    rng = np.random.default_rng(11)
+    old, new = folder / "old.csv", folder / "new.csv"
+    regression_frame(rng, 300).to_csv(old, index=False)
+    regression_frame(rng, 300, coef=(1.0, 1.0, 0.25)).to_csv(new, index=False)
+    return old, new
+
+
+@pytest.fixture(scope="module")
+def report(pair) -> shiftemp.Comparison:
+    return shiftemp.compare(*pair, target="y")
+
+
+def test_a_record_holds_the_time_inputs_options_figures_and_recommendation(report, pair):
+    item = record(report)
+    assert item["kind"] == KIND and item["command"] == "compare"
+    assert item["time"] == report.run.started
+    assert item["reference"] == {"path": str(pair[0]), "sha256": report.reference.sha256,
+                                 "rows": 300, "rows_used": 300}
+    assert item["options"]["target"] == "y" and item["options"]["folds"] == 5
+    f = item["figures"]
+    assert f["E_A"] == report.energy.before.value
+    assert f["dE"] == report.energy.delta_out_of_sample.value
+    assert f["energy_released"] == pytest.approx(-f["dE"])
+    assert f["dS"] == report.entropy.delta.value
+    assert f["temperature"]["status"] == report.temperature.status
+    assert item["recommendation"] == {"verdict": "retrain", "retrain": True, "shift_class": "hot",
+                                      "reason": report.recommendation.reason}
+    json.dumps(item, allow_nan=False)  # JSON-safe
+
+
+@pytest.mark.parametrize("name", STORES)
+def test_append_then_read_round_trips_in_order(report, tmp_path, name):
+    path = tmp_path / name
+    items = [dict(record(report), time=f"2026-01-0{i}T00:00:00+00:00") for i in range(1, 4)]
+    for item in items:
+        append(path, item)
+    found = read(path)
+    assert found.records == tuple(items) and found.skipped == ()
+
+
+def test_the_sqlite_table_is_the_documented_one(report, tmp_path):
+    path = tmp_path / "runs.db"
+    append(path, record(report))
+    with sqlite3.connect(path) as connection:
+        columns = [row[1] for row in connection.execute("PRAGMA table_info(runs)")]
+        row = connection.execute("SELECT verdict, retrain, e_a, de, temperature_status, record FROM runs").fetchone()
+    assert columns == ["id", *COLUMNS]
+    for column in columns:  # every column is described in the module docstring
+        assert f"{column} " in history.__doc__, column
+    assert row[:2] == ("retrain", 1)
+    assert row[2] == report.energy.before.value and row[3] == report.energy.delta_out_of_sample.value
+    assert row[4] == report.temperature.status and json.loads(row[5]) == record(report)
+
+
+def _append_many(path: str, item: dict, writer: int, count: int, barrier) -> None:
+    barrier.wait()  # every writer starts at once
+    for i in range(count):
+        append(path, dict(item, time=f"writer {writer} run {i}"))
+
+
+@pytest.mark.parametrize("name", ["runs.jsonl", "runs.sqlite"])
+def test_concurrent_appends_from_several_processes_lose_no_record(report, tmp_path, name):
+    writers, count = 4, 25
+    path = str(tmp_path / name)
+    item = record(report)
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(writers)
+    processes = [context.Process(target=_append_many, args=(path, item, w, count, barrier))
+                 for w in range(writers)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    found = read(path)
+    assert found.skipped == ()
+    times = sorted(r["time"] for r in found.records)
+    assert times == sorted(f"writer {w} run {i}" for w in range(writers) for i in range(count))
+    # each writer's records keep their order
+    for w in range(writers):
+        mine = [r["time"] for r in found.records if r["time"].startswith(f"writer {w} ")]
+        assert mine == [f"writer {w} run {i}" for i in range(count)]
+
+
+def test_a_corrupt_line_is_skipped_with_a_warning(run, report, tmp_path):
+    path = tmp_path / "runs.jsonl"
+    append(path, dict(record(report), time="2026-01-01T00:00:00+00:00"))
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write('{"kind": "history-record", "time": "2026-01-02T00:0\n')  # cut short
+        handle.write("[1, 2]\n")
+        handle.write('{"kind": "something else"}\n')
+    with open(path, "ab") as handle:
+        handle.write(b"\xff\xfe not text\n")
+    append(path, dict(record(report), time="2026-01-03T00:00:00+00:00"))
+    found = read(path)
+    assert [r["time"][:10] for r in found.records] == ["2026-01-01", "2026-01-03"]
+    assert [s.where for s in found.skipped] == ["line 2", "line 3", "line 4", "line 5"]
+    result = run("history", path)
+    assert result.code == 0
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == 4
+    assert warnings[0].startswith(f"shiftemp: warning: {path} line 2: not JSON (")
+    assert warnings[0].endswith("; skipped")
+    assert "a JSON list, not an object" in warnings[1]
+    assert "kind 'something else', not 'history-record'" in warnings[2]
+    assert "not UTF-8 text" in warnings[3]
+    assert "2 runs" in result.stdout and result.stdout.count("RETRAIN") == 2
+
+
+def test_an_append_after_a_cut_short_line_starts_a_new_line(report, tmp_path):
+    path = tmp_path / "runs.jsonl"
+    path.write_text('{"kind": "history-record", "ti')  # a crash mid-write, no newline
+    append(path, record(report))
+    found = read(path)
+    assert len(found.records) == 1 and [s.where for s in found.skipped] == ["line 1"]
+
+
+def test_a_corrupt_sqlite_record_is_skipped(report, tmp_path):
+    path = tmp_path / "runs.sqlite"
+    append(path, record(report))
+    append(path, record(report))
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE runs SET record = '{oops' WHERE id = 1")
+    found = read(path)
+    assert len(found.records) == 1 and [s.where for s in found.skipped] == ["row id 1"]
+
+
+def test_sparklines():
+    assert sparkline([1, 2, 3, None, 8]) == "▁▂▃·█"
+    assert sparkline([5.0, 5.0]) == "▅▅"
+    assert sparkline([None, 1.0, None], ["↑", None, "↓"]) == "↑▅↓"
+    assert sparkline([]) == ""
+    assert history.temperature_mark({"status": "infinite", "sign": -1}) == "↓"
+    assert history.temperature_mark({"status": "finite", "value": 1.0}) is None
+
+
+def test_compare_history_then_shiftemp_history_shows_the_trend(run, pair, tmp_path):
+    path = tmp_path / "runs.jsonl"
+    for args in ((), ("--min-gain", "0.99"), ()):
+        result = run("compare", *pair, "--target", "y", "--history", path, "-q", *args)
+        assert result.code == 0 and result.stdout.count("\n") == 1
+    records = read(path).records
+    assert [r["recommendation"]["verdict"] for r in records] == ["retrain", "keep", "retrain"]
+    assert records[1]["options"]["min_gain"] == 0.99
+    shown = run("history", path, "--no-color")
+    assert shown.code == 0 and shown.stderr == ""
+    lines = shown.stdout.splitlines()
+    assert any(line.split()[:1] == ["verdict"] and "R.R" in line for line in lines)
+    spark = next(line for line in lines if line.split()[:2] == ["energy", "released"])
+    assert len([c for c in spark if c in history.SPARKS]) == 3
+    assert "temperature" in shown.stdout and "old.csv -> new.csv" in shown.stdout
+    markdown = run("history", path, "--format", "markdown", "--last", "2")
+    assert markdown.stdout.startswith(f"### shiftemp history: `{path}`, 3 runs")
+    assert markdown.stdout.count("| RETRAIN |") + markdown.stdout.count("| KEEP |") == 2
+    as_json = run("history", path, "--format", "json")
+    assert [r["time"] for r in json.loads(as_json.stdout)] == [r["time"] for r in records]
+    page = tmp_path / "trend.html"
+    drawn = run("history", path, "--html", page)
+    assert drawn.code == 0
+    text = page.read_text()
+    assert 'data-chart="trend-temperature"' in text and 'data-chart="trend-energy"' in text
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("compare", "A", "B", "--history", "runs.txt"), "--history runs.txt: unknown history type; expected a name ending in .jsonl"),
+        (("compare", "A", "B", "--history", "nowhere/runs.jsonl"), "--history nowhere/runs.jsonl: the folder nowhere does not exist."),
+        (("history", "missing.jsonl"), "missing.jsonl: no such history file; shiftemp compare ... --history missing.jsonl creates it."),
+        (("history",), "history needs FILE (the file of compare --history)"),
+    ],
+)
+def test_history_errors_are_one_line_before_any_work(run, pair, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    args = [str(pair[0]) if a == "A" else str(pair[1]) if a == "B" else a for a in args]
+    result = run(*args)
+    assert result.code == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_a_file_that_is_not_a_history_database_is_an_input_error(tmp_path):
+    path = tmp_path / "runs.db"
+    path.write_bytes(b"not a database at all" * 10)
+    with pytest.raises(shiftemp.ShiftempError, match="cannot read it as a shiftemp SQLite history"):
+        read(path)
+
+
+def test_series_reads_the_trend(report):
+    items = [record(report), record(report)]
+    trend = series(items)
+    assert trend["retrain"] == [True, True]
+    assert trend["energy_released"] == [items[0]["figures"]["energy_released"]] * 2
+    assert len(trend["temperature"]) == len(trend["temperature_marks"]) == 2
