@@ -192,14 +192,16 @@ def run(sizes: list[int], repeats: int, wide_rows: int) -> list[dict]:
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| case | rows per file | pyarrow scan | shiftemp | ratio to the scan | peak RSS | target |",
+        "| case | rows per file | pyarrow scan | shiftemp | ratio to the scan | peak RSS"
+        " (scan's) | target |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         extra = f" ({r['vs_shiftemp']:.0f}x shiftemp)" if "vs_shiftemp" in r else ""
         lines.append(
             f"| {r['case']}{extra} | {r['rows']:,} | {r['scan_s']:.2f} s | {r['seconds']:.2f} s |"
-            f" {r['ratio']:.2f}x | {r['rss'] / 2**20:,.0f} MiB | {r['target']} |"
+            f" {r['ratio']:.2f}x | {r['rss'] / 2**20:,.0f} MiB"
+            f"{' (%.0f)' % (r['scan_rss'] / 2**20) if r.get('scan_rss') else ''} | {r['target']} |"
         )
     return "\n".join(lines)
 
@@ -232,16 +234,17 @@ def main() -> None:
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M")
-    print(machine(), flush=True)
+    conditions = machine()
+    print(conditions, flush=True)
     try:
         rows = run(args.rows, args.repeats, args.wide_rows)
     finally:
         if not args.keep:
             shutil.rmtree(DATA, ignore_errors=True)
     note = "" if evidently_available() else (
-        "\nEvidently was not importable here (it needs pandas < 3), so its row is missing;"
-        " the measured facts put its data-drift preset at 98 s and 2.2 GiB on the 1M files.")
-    text = (f"Measured {started} on {machine()}; whole-process wall time, the median of"
+        "\nEvidently was not importable here (it needs pandas < 3: install `.[bench]` in an"
+        " environment of its own), so its row is missing from this run.")
+    text = (f"Measured {started} on {conditions}; whole-process wall time, the median of"
             f" {args.repeats} runs below 10M rows (the scans: of at least 3), one run at 10M."
             f"{note}\n\n{table(rows)}\n\nReproduce: `python benchmarks/scale.py"
             f" --rows {' '.join(map(str, args.rows))} --repeats {args.repeats} --write-docs`")

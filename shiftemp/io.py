@@ -312,9 +312,11 @@ def scan(data, name: str = "data") -> Scan:
                     )
             rows = sum(meta.metadata.num_rows for meta in metas)
             parts = tuple(Partition(str(f), "parquet") for f in files)
+            check_unique_names(schema.names, path)  # decodes the names too: not UTF-8 is refused
             return Scan(str(path), kind, schema, rows, parts, path)
         with pacsv.open_csv(path) as reader:
             schema = reader.schema
+        check_unique_names(schema.names, path)
         return Scan(str(path), kind, schema, None, (Partition(str(path), kind, schema=schema),), path)
     except InputError:
         raise
