@@ -81,16 +81,38 @@ def stdout_console(no_color: bool = False, width: int = 110) -> Console:
     )
 
 
+def _choices(text: str, kind, option: str) -> tuple:
+    """``"a,b"`` or ``"all"`` -> the members of the enum ``kind`` named; names the valid ones on
+    error."""
+    valid = [item.value for item in kind]
+    names = valid if text.strip() == "all" else [p.strip() for p in text.split(",") if p.strip()]
+    bad = [name for name in names if name not in valid]
+    if bad or not names:
+        raise OptionError(f"{option} takes {', '.join(valid)} or all (comma-separated); got {text!r}.")
+    return tuple(dict.fromkeys(kind(name) for name in names))
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    """``"64,32"`` -> ``(64, 32)``: the --hidden layer sizes."""
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise OptionError(f"--hidden takes positive layer sizes separated by commas, e.g. 64,32; got {text!r}.")
+    return sizes
+
+
 def _network_options(model, hidden: str, activation: str, epochs) -> dict:
     """The --model mlp options, parsed; empty for the linear families."""
     if model is not Family.MLP:
         return {}
-    from .heat import parse_activations, parse_hidden
+    from .network import Activation
 
-    activations = parse_activations(activation)
+    activations = _choices(activation, Activation, "--activation")
     if len(activations) > 1:
         raise OptionError("compare --model mlp takes one --activation; `shiftemp engine` compares several.")
-    return {"hidden": parse_hidden(hidden), "activation": activations[0].value, "epochs": epochs}
+    return {"hidden": _sizes(hidden), "activation": activations[0].value, "epochs": epochs}
 
 
 def note(message: str, quiet: bool) -> None:
@@ -285,14 +307,15 @@ def engine(
 ) -> int:
     """Train a network on DATA and read its training as a heat engine: per-layer and global
     temperatures, work, heat, work efficiency and the engine type."""
-    from .heat import parse_activations, parse_hidden, run_engine
+    from .heat import run_engine
+    from .network import Activation
     from .network import InitScheme
 
     if html is not None:
         io.check_output(html, (data,))
     run = run_engine(
         io.read(data), target=target, features=_columns(features), exclude=_columns(exclude),
-        hidden=parse_hidden(hidden), activations=parse_activations(activation), loss=loss,
+        hidden=_sizes(hidden), activations=_choices(activation, Activation, "--activation"), loss=loss,
         init=InitScheme(kind=init, scale=scale, mix=mix), epochs=epochs, max_rows=max_rows,
         seed=seed,
     )
@@ -428,7 +451,7 @@ def temperature(
     S_A, S_B, dE, dS and T_I for each loss and initialization law, by each method side by side."""
     from .laws import InitLaw as Law
     from .models import LOSSES
-    from .training import parse_choices, run_temperature
+    from .training import run_temperature
     from .typeone import Method
 
     if loss == "all":
@@ -436,13 +459,13 @@ def temperature(
             raise OptionError("--loss all needs --model (linear: mse, mae; logistic: ce).")
         losses = LOSSES[model]
     elif loss is not None:
-        losses = parse_choices(loss, Loss, "--loss")
+        losses = _choices(loss, Loss, "--loss")
     else:
         losses = LOSSES[model][:1] if model is not None and model is not Family.MLP else None
     run = run_temperature(
         io.read(data), target=target, features=_columns(features), exclude=_columns(exclude),
-        losses=losses, laws=parse_choices(init, Law, "--init"), scale=scale, width=width, mix=mix,
-        methods=parse_choices(method, Method, "--method"), draws=draws, seed=seed,
+        losses=losses, laws=_choices(init, Law, "--init"), scale=scale, width=width, mix=mix,
+        methods=_choices(method, Method, "--method"), draws=draws, seed=seed,
     )
     for message in run.notes:
         note(message, quiet)
@@ -480,6 +503,13 @@ def usage_error(exc: TyperException) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (``python -m shiftemp`` and the script exit with it)."""
     command = typer.main.get_command(app)
+    if (getattr(sys.stdout, "encoding", None) or "utf-8").lower().replace("-", "") != "utf8":
+        # a terminal that cannot show a column name (or a table's rules) gets an escape, not a
+        # UnicodeEncodeError traceback; --output files are UTF-8 whatever the terminal
+        try:
+            sys.stdout.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):  # not a text stream (a test's capture)
+            pass
     try:
         code = command.main(args=argv, prog_name="shiftemp", standalone_mode=False)
         if code == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into a returned 130, silently

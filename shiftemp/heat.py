@@ -24,27 +24,6 @@ from .typetwo import DataLike, as_source
 TASK = {Loss.MSE: Family.LINEAR, Loss.MAE: Family.LINEAR, Loss.CE: Family.LOGISTIC}
 
 
-def parse_hidden(text: str) -> tuple[int, ...]:
-    """``"64,32"`` -> ``(64, 32)``; refuses anything but positive integers."""
-    try:
-        sizes = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        sizes = ()
-    if not sizes or min(sizes) < 1:
-        raise OptionError(f"--hidden takes positive layer sizes separated by commas, e.g. 64,32; got {text!r}.")
-    return sizes
-
-
-def parse_activations(text: str) -> tuple[Activation, ...]:
-    """``"relu,tanh"`` -> the activations; names the valid ones on error."""
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    valid = [a.value for a in Activation]
-    bad = [name for name in names if name not in valid]
-    if bad or not names:
-        raise OptionError(f"--activation takes {', '.join(valid)} (comma-separated); got {text!r}.")
-    return tuple(dict.fromkeys(Activation(name) for name in names))
-
-
 @dataclass(frozen=True, eq=False)
 class EngineRun:
     """The report of ``shiftemp engine``: one :class:`EngineReport` per activation."""

@@ -24,16 +24,6 @@ from .typetwo import DataLike, as_source
 FAMILY_OF = {Loss.MSE: Family.LINEAR, Loss.MAE: Family.LINEAR, Loss.CE: Family.LOGISTIC}
 
 
-def parse_choices(text: str, kind, option: str) -> tuple:
-    """``"a,b"`` or ``"all"`` -> the enum members named; names the valid ones on error."""
-    valid = [item.value for item in kind]
-    names = valid if text.strip() == "all" else [p.strip() for p in text.split(",") if p.strip()]
-    bad = [name for name in names if name not in valid]
-    if bad or not names:
-        raise OptionError(f"{option} takes {', '.join(valid)} or all (comma-separated); got {text!r}.")
-    return tuple(dict.fromkeys(kind(name) for name in names))
-
-
 @dataclass(frozen=True, eq=False)
 class TemperatureRun:
     """The report of ``shiftemp temperature``: one Type I result per (loss, law)."""
