@@ -103,6 +103,7 @@ def read_table(path: Path) -> pa.Table:
             return pq.read_table(path)
         table = pacsv.read_csv(path)
         check_unique_names(table.column_names, path)
+        check_text(table.schema, path)
         return table
     except InputError:
         raise
@@ -120,6 +121,17 @@ def check_unique_names(names: list[str], path: Path) -> None:
             f"{path}: duplicate column names {sorted(set(repeated))}; rename them so each column"
             " is unique."
         )
+
+
+def check_text(schema: pa.Schema, path: Path) -> None:
+    """Refuse a CSV column pyarrow could only read as bytes: text that is not UTF-8 (a file saved
+    as Latin-1 or Windows-1252), which would otherwise become "b'\\xe9'" categories."""
+    for field in schema:
+        if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+            raise InputError(
+                f"{path}: column '{field.name}' holds text that is not UTF-8; re-save the file"
+                " as UTF-8."
+            )
 
 
 def check_output(path: str | os.PathLike, inputs) -> None:
@@ -317,6 +329,7 @@ def scan(data, name: str = "data") -> Scan:
         with pacsv.open_csv(path) as reader:
             schema = reader.schema
         check_unique_names(schema.names, path)
+        check_text(schema, path)
         return Scan(str(path), kind, schema, None, (Partition(str(path), kind, schema=schema),), path)
     except InputError:
         raise

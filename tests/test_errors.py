@@ -10,7 +10,10 @@ exactly these cases with exactly these messages, so the documentation cannot dri
 from __future__ import annotations
 
 import gzip
+import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -24,6 +27,9 @@ import pytest
 from conftest import file_hash
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
+
+# a RuntimeWarning (overflow, invalid value) would reach the user's stderr: it fails the case
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -60,7 +66,7 @@ def pair(ref: pd.DataFrame, new: pd.DataFrame, ref_name="ref.csv", new_name="new
 
 
 def files(**contents: bytes | str):
-    """Files with literal contents (keys: names with ``_`` for ``.``; or use ``files_`` below)."""
+    """Files with literal contents; keys are file names with ``__`` for ``.`` (``ref__csv``)."""
     def build() -> None:
         for name, content in contents.items():
             data = content.encode() if isinstance(content, str) else content
@@ -137,7 +143,7 @@ def categories(seed: int, levels, n: int = 200) -> pd.DataFrame:
     return regression(seed, n, g=rng.choice(levels, n))
 
 
-def identifiers(seed: int, n: int = 1500) -> pd.DataFrame:
+def identifiers(seed: int, n: int = 12_000) -> pd.DataFrame:
     return regression(seed, n, id=[f"u{i}" for i in range(n)])
 
 
@@ -228,6 +234,9 @@ CASES = [
          "ref.csv: cannot read it as csv: CSV parse error: Expected 3 columns, got 4: 4,5,6,7"),
     Case("corrupt-gzip", both(corrupt_gzip, plain_new), ("ref.csv.gz", NEW), 2,
          "ref.csv.gz: cannot read it as csv.gz: zlib inflate failed: unknown compression method"),
+    Case("not-utf8-csv", both(files(ref__csv="a,b,y\n".encode() + "é,1,2\n".encode("latin-1") * 5),
+                              plain_new), (REF, NEW), 2,
+         "ref.csv: column 'a' holds text that is not UTF-8; re-save the file as UTF-8."),
     Case("mixed-formats", both(gzipped_pair, lambda: write(TWO, "new.parquet")),
          ("ref.csv.gz", "new.parquet", "--target", "y"), 0, ""),
     # -- the target -----------------------------------------------------------------------------
@@ -317,7 +326,7 @@ CASES = [
     Case("constant-feature", pair(ONE.assign(m=3.0), TWO.assign(m=3.0)),
          (REF, NEW, "--target", "y"), 0, "constant columns left out of the data entropy: m"),
     Case("high-cardinality", pair(identifiers(1), identifiers(2)), (REF, NEW), 2,
-         "ref.csv: column 'id' has 1,500 categories, more than 1,000: one-hot encoding would add"
+         "ref.csv: column 'id' has 12,000 categories, more than 1,000: one-hot encoding would add"
          " a parameter for each. Pass --exclude id (an identifier is no feature), or group its"
          " values into fewer categories."),
     Case("unseen-categories", pair(categories(1, ["p", "q"]), categories(2, ["p", "q", "r"])),
@@ -397,6 +406,33 @@ def test_bad_input(case: Case, run, tmp_path, monkeypatch):
     assert result.stdout == ""
 
 
+# -- the other commands -------------------------------------------------------------------------
+
+#: Rows that profile, temperature and engine meet alike: they read their one data file with the
+#: same readers and validate it with the same checks.
+SHARED = [
+    "missing-path", "empty-file", "header-only-csv", "truncated-parquet", "unknown-extension",
+    "not-utf8-csv", "duplicate-columns-parquet", "target-not-detected",
+]
+COMMANDS = {
+    "profile": ("-o", "ref.shiftemp"),
+    "temperature": (),
+    "engine": ("--epochs", "2"),
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("case", [c for c in CASES if c.id in SHARED], ids=SHARED)
+def test_other_commands_meet_bad_files_alike(command, case: Case, run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    case.build()
+    before = snapshot(tmp_path)
+    result = run(command, case.args[0], *COMMANDS[command])
+    assert result.code == 2, result.stderr
+    assert result.stderr.splitlines() == [f"shiftemp: error: {case.line}"]
+    assert snapshot(tmp_path) == before
+
+
 # -- the documentation --------------------------------------------------------------------------
 
 
@@ -413,6 +449,9 @@ def documented_rows() -> dict[str, tuple[str, str]]:
 
 
 def test_every_case_is_documented_with_its_exact_message():
+    text = DOC.read_text(encoding="utf-8")
+    shared = re.search(r"Shared by profile, temperature and engine: (.*?)\.\s", text, re.S)
+    assert shared and re.findall(r"`([a-z0-9-]+)`", shared.group(1)) == SHARED
     rows = documented_rows()
     assert list(rows) == [case.id for case in CASES]
     for case in CASES:
@@ -420,3 +459,19 @@ def test_every_case_is_documented_with_its_exact_message():
         assert int(code) == case.code, case.id
         if case.line:
             assert message == case.line.replace("|", "\\|"), case.id
+
+
+def test_non_ascii_names_on_a_terminal_that_cannot_show_them(tmp_path):
+    """stdout in ASCII (a legacy console, ``PYTHONIOENCODING=ascii``): escapes, not a
+    UnicodeEncodeError traceback."""
+    write(non_ascii(1), str(tmp_path / REF))
+    write(non_ascii(2), str(tmp_path / NEW))
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env["PYTHONIOENCODING"] = "ascii"
+    completed = subprocess.run(
+        [sys.executable, "-m", "shiftemp", "compare", REF, NEW, "--target", "y"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr == ""
+    assert "gr\\xf6\\xdfe" in completed.stdout

@@ -21,7 +21,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import shiftemp
@@ -253,6 +252,7 @@ def test_any_frames_give_a_report_or_a_clean_error(case):
             warnings.simplefilter("error", RuntimeWarning)
             report = shiftemp.compare(ref, new, **options)
     except ShiftempError as exc:
+        assert exc.exit_code == 2
         message = str(exc)
         assert message and "\n" not in message, message
         return

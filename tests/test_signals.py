@@ -9,7 +9,6 @@ that the run still has seconds to go.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,12 +21,12 @@ import pytest
 
 from conftest import file_hash
 
-ROWS = 600_000
+ROWS = 400_000
 
 
 @pytest.fixture(scope="module")
 def big_pair(tmp_path_factory) -> tuple[Path, Path]:
-    """Two parquet files of 600,000 rows x 10 features: a few seconds of work."""
+    """Two parquet files of 400,000 rows x 10 features: a few seconds of work."""
     folder = tmp_path_factory.mktemp("big")
     paths = []
     for name, seed in (("ref.parquet", 1), ("new.parquet", 2)):
@@ -86,17 +85,18 @@ def test_ctrl_c_exits_130_with_no_partial_output(big_pair, tmp_path, engine):
     assert (file_hash(ref), file_hash(new)) == hashes
 
 
-@pytest.mark.parametrize("fmt", ["table", "json"])
-def test_a_closed_pipe_ends_the_run_quietly(tmp_path, fmt):
-    """The reader closes its end before shiftemp writes a byte: exit 0, nothing on stderr."""
+def test_a_closed_pipe_ends_the_run_quietly(tmp_path):
+    """``shiftemp compare ... | head -1`` when head has gone: the reader closes its end before
+    shiftemp writes a byte, so the first write fails (with a real ``head -1`` the report may fit
+    in the pipe's buffer and the failure never happen). Exit 0, nothing on stderr: typer's own
+    handling would exit 1, which a CI gate reads as "retrain"."""
     rng = np.random.default_rng(3)
     for name in ("ref.csv", "new.csv"):
         pd.DataFrame({"a": rng.normal(size=100), "y": rng.normal(size=100)}).to_csv(
             tmp_path / name, index=False
         )
     process = subprocess.Popen(
-        [sys.executable, "-m", "shiftemp", "compare", "ref.csv", "new.csv", "--target", "y",
-         "--format", fmt],
+        [sys.executable, "-m", "shiftemp", "compare", "ref.csv", "new.csv", "--target", "y"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
         env=environment(),
     )
@@ -104,24 +104,3 @@ def test_a_closed_pipe_ends_the_run_quietly(tmp_path, fmt):
     stderr = process.stderr.read()
     assert process.wait(timeout=120) == 0, stderr
     assert stderr == ""
-
-
-@pytest.mark.skipif(shutil.which("bash") is None or shutil.which("head") is None,
-                    reason="needs bash and head")
-def test_head_minus_one(tmp_path):
-    """``shiftemp compare ... | head -1``: one line out, shiftemp exits 0, stderr empty."""
-    rng = np.random.default_rng(4)
-    for name in ("ref.csv", "new.csv"):
-        pd.DataFrame({"a": rng.normal(size=100), "y": rng.normal(size=100)}).to_csv(
-            tmp_path / name, index=False
-        )
-    script = (
-        f"'{sys.executable}' -m shiftemp compare ref.csv new.csv --target y --format json"
-        " | head -1; echo \"status ${PIPESTATUS[0]}\""
-    )
-    completed = subprocess.run(
-        ["bash", "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120,
-        env=environment(),
-    )
-    assert completed.stdout.splitlines() == ["{", "status 0"]
-    assert completed.stderr == ""
