@@ -25,12 +25,13 @@ def temperature(delta_energy: Estimate, delta_entropy: Estimate) -> Temperature:
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         value = np.float64(delta_energy.value) / np.float64(delta_entropy.value)
         se = float(np.hypot(delta_energy.se, value * delta_entropy.se) / abs(delta_entropy.value))
-    if not (np.isfinite(value) and np.isfinite(se)):
+        bounds = (value - Z95 * se, value + Z95 * se)
+    if not np.isfinite([value, se, *bounds]).all():
         # a dS that is exact but within rounding of zero: the ratio is not a number to print
         if delta_energy.clear_of_zero:
             return Temperature(status="infinite", sign=int(np.sign(delta_energy.value)))
         return Temperature(status="undefined")
     return Temperature(
-        status="finite", value=float(value), low=float(value - Z95 * se),
-        high=float(value + Z95 * se), sign=int(np.sign(value)),
+        status="finite", value=float(value), low=float(bounds[0]), high=float(bounds[1]),
+        sign=int(np.sign(value)),
     )

@@ -82,9 +82,9 @@ def test_temperature_is_never_a_division_by_an_indistinguishable_entropy(e, se_e
     dE, dS = est(e, se_e), est(s, se_s)
     t = temperature(dE, dS)
     with np.errstate(all="ignore"):
-        representable = np.isfinite(np.float64(e) / np.float64(s)) and np.isfinite(
-            np.hypot(se_e, (np.float64(e) / np.float64(s)) * se_s) / abs(np.float64(s))
-        ) if s != 0 else False
+        ratio = np.float64(e) / np.float64(s) if s != 0 else np.inf
+        se_t = np.hypot(se_e, ratio * se_s) / abs(np.float64(s)) if s != 0 else np.inf
+        representable = np.isfinite([ratio, se_t, ratio - 1.96 * se_t, ratio + 1.96 * se_t]).all()
     if dS.clear_of_zero and representable:
         assert t.status == "finite"
         assert t.value == pytest.approx(e / s)
