@@ -112,4 +112,6 @@ class DaskRunner:
                 for i in range(0, len(futures) - 1, 2)
             ]
             futures = pairs + (futures[-1:] if len(futures) % 2 else [])
-        return futures[0].result().finish()
+        from .stream import checked
+
+        return checked(futures[0].result().finish(), scan)

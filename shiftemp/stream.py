@@ -1152,12 +1152,29 @@ class LocalRunner:
     def run(self, scan: io.Scan, spec: PassSpec):
         accumulator = spec.factory()
         done = 0
-        for batch in _prefetch(scan.batches(spec.columns, self.batch_size)):
-            accumulator.update(batch)
-            done += batch.num_rows
-            if self.progress is not None:
-                self.progress(spec.label, done, scan.rows)
-        return accumulator.finish()
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked once, below
+            for batch in _prefetch(scan.batches(spec.columns, self.batch_size)):
+                accumulator.update(batch)
+                done += batch.num_rows
+                if self.progress is not None:
+                    self.progress(spec.label, done, scan.rows)
+        return checked(accumulator.finish(), scan)
+
+
+def checked(result, scan: io.Scan):
+    """``result`` of a pass, refused with one line when its statistics overflowed: values near
+    the float limits square to infinity in a Gram matrix, where the in-memory engine rescales."""
+    stats = [getattr(result, "grams", None)]
+    moments = getattr(result, "moments", None)
+    if moments is not None:
+        stats.append(moments.comoment)
+    if any(s is not None and not np.isfinite(s).all() for s in stats):
+        raise InputError(
+            f"{scan.path}: some values are too large for the streaming engine (their squares"
+            " overflow double precision); divide the largest columns by a power of ten, or pass"
+            " --engine memory."
+        )
+    return result
 
 
 def _prefetch(batches: Iterator, depth: int = 2) -> Iterator:

@@ -352,6 +352,11 @@ CASES = [
          0, ""),
     Case("tiny-features", pair(scaled(1, 1e-300), scaled(2, 1e-300)),
          (REF, NEW, "--target", "y"), 0, ""),
+    Case("huge-features-stream", pair(scaled(1, 1e300), scaled(2, 1e300)),
+         (REF, NEW, "--target", "y", "--engine", "stream"), 2,
+         "ref.csv: some values are too large for the streaming engine (their squares overflow"
+         " double precision); divide the largest columns by a power of ten, or pass --engine"
+         " memory."),
     Case("too-few-rows", pair(ONE, regression(2, n=9)), (REF, NEW), 2,
          "new.csv: 9 usable rows are too few for 5-fold cross-fitting; it needs at least 10 (or"
          " lower --folds)."),
