@@ -317,6 +317,15 @@ def check_rows_for_parameters(pair: "Pair", folds: int) -> None:
         )
 
 
+def type_mismatch(column: str, kinds: list[bool], names) -> ColumnError:
+    """The error for a column that is text (``True``) in one file and numeric in the other."""
+    described = ["text" if k else "numeric" for k in kinds]
+    return ColumnError(
+        f"column '{column}' is {described[0]} in {names[0]} but {described[1]} in"
+        f" {names[1]}; make its type agree or pass --exclude {column}."
+    )
+
+
 def default_family(target: pd.Series, shifted: pd.Series | None = None) -> Family:
     """Linear for a numeric target with many values, logistic otherwise; with ``shifted``, the
     values of both files count (a target constant in the reference but not in the shifted data is
@@ -379,11 +388,7 @@ def prepare(
                     f" not a number, first {str(value)!r} in data row {row}; fix"
                     f" {'them' if count > 1 else 'it'} or pass --exclude {column}."
                 )
-            described = ["text" if k else "numeric" for k in kinds]
-            raise ColumnError(
-                f"column '{column}' is {described[0]} in {names[0]} but {described[1]} in"
-                f" {names[1]}; make its type agree or pass --exclude {column}."
-            )
+            raise type_mismatch(column, kinds, names)
         if kinds[0]:
             categorical_features.append(column)
 

@@ -49,6 +49,7 @@ from .dataset import (
     is_categorical,
     resolve_features,
     resolve_target,
+    type_mismatch,
 )
 from .energy import (
     estimate_from_sample,
@@ -377,11 +378,7 @@ def resolve_layout(
     for column in feature_columns:
         kinds = [is_categorical(frame[column]) for frame in frames]
         if len(set(kinds)) > 1:
-            described = ["text" if k else "numeric" for k in kinds]
-            raise ColumnError(
-                f"column '{column}' is {described[0]} in {names[0]} but {described[1]} in"
-                f" {names[1]}; make its type agree or pass --exclude {column}."
-            )
+            raise type_mismatch(column, kinds, names)
         if kinds[0]:
             categorical_features.append(column)
     used = [*feature_columns, target]
