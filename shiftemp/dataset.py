@@ -259,14 +259,7 @@ def _encode_target(
                     f"{name}: the target '{target}' is constant ({array[0]:g} in every used row);"
                     " there is nothing to fit. Check the file or pass another --target."
                 )
-            top = float(np.abs(array).max())
-            if not 1 / TARGET_MAGNITUDE <= top <= TARGET_MAGNITUDE:
-                way, fix = ("overflow", "Divide") if top > 1 else ("underflow to zero", "Multiply")
-                raise ColumnError(
-                    f"{name}: the target '{target}' reaches {top:.3g} in magnitude, so its losses"
-                    f" would {way} in double precision. {fix} it by a power of ten (the"
-                    " recommendation does not depend on its units) and rerun."
-                )
+            check_target_magnitude(float(np.abs(array).max()), target, name)
         return values[0], values[1], None
     ref_text, new_text = _class_labels(ref), _class_labels(new)
     classes = sorted(set(ref_text) | set(new_text))
@@ -314,6 +307,18 @@ def check_rows_for_parameters(pair: "Pair", folds: int) -> None:
             f" usable rows, no more than its {p:,} parameters (features plus intercept), so it"
             " would interpolate them. Narrow --features or --exclude, raise --folds, or compare"
             " more rows."
+        )
+
+
+def check_target_magnitude(top: float, target: str, name: str) -> None:
+    """Refuse a regression target whose largest magnitude ``top`` would overflow (or underflow)
+    its squared losses."""
+    if not 1 / TARGET_MAGNITUDE <= top <= TARGET_MAGNITUDE:
+        way, fix = ("overflow", "Divide") if top > 1 else ("underflow to zero", "Multiply")
+        raise ColumnError(
+            f"{name}: the target '{target}' reaches {top:.3g} in magnitude, so its losses"
+            f" would {way} in double precision. {fix} it by a power of ten (the"
+            " recommendation does not depend on its units) and rerun."
         )
 
 

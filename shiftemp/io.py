@@ -134,10 +134,8 @@ def check_text(schema: pa.Schema, path: Path) -> None:
             )
 
 
-def check_output(path: str | os.PathLike, inputs) -> None:
-    """Refuse an output path that is one of the ``inputs`` or lies inside an input folder: the
-    report would overwrite the data it describes; and one :func:`write_text` would refuse, before
-    the run rather than after it."""
+def check_destination(path: str | os.PathLike) -> Path:
+    """``path`` as a Path, refused when its folder is missing or it is itself a folder."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
@@ -146,6 +144,14 @@ def check_output(path: str | os.PathLike, inputs) -> None:
         raise InputError(
             f"{path}: is a folder; --output needs a file name, such as {path / 'report.json'}."
         )
+    return path
+
+
+def check_output(path: str | os.PathLike, inputs) -> None:
+    """Refuse an output path that is one of the ``inputs`` or lies inside an input folder: the
+    report would overwrite the data it describes; and one :func:`write_text` would refuse, before
+    the run rather than after it."""
+    path = check_destination(path)
     target = path.resolve()
     for data in inputs:
         if not isinstance(data, (str, os.PathLike)):
@@ -175,14 +181,8 @@ def read(path: str | os.PathLike, checksum: bool = True) -> Source:
 
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically: a temporary file beside it, fsync, rename."""
-    path = Path(path)
+    path = check_destination(path)
     folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(f"{path}: the folder {folder} does not exist.")
-    if path.is_dir():
-        raise InputError(
-            f"{path}: is a folder; --output needs a file name, such as {path / 'report.json'}."
-        )
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:

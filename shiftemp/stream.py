@@ -44,8 +44,8 @@ from .dataset import (
     MAX_CLASSES,
     MAX_CLASSES_FOR_DEFAULT,
     MAX_LEVELS,
-    TARGET_MAGNITUDE,
     _check_columns,
+    check_target_magnitude,
     is_categorical,
     resolve_features,
     resolve_target,
@@ -1339,14 +1339,7 @@ def _check_linear_target(stats: SideStats, layout: Layout, name: str) -> None:
             f"{name}: the target '{layout.target}' is constant ({stats.low[t]:g} in every used"
             " row); there is nothing to fit. Check the file or pass another --target."
         )
-    top = stats.target_top
-    if not 1 / TARGET_MAGNITUDE <= top <= TARGET_MAGNITUDE:
-        way, fix = ("overflow", "Divide") if top > 1 else ("underflow to zero", "Multiply")
-        raise ColumnError(
-            f"{name}: the target '{layout.target}' reaches {top:.3g} in magnitude, so its losses"
-            f" would {way} in double precision. {fix} it by a power of ten (the"
-            " recommendation does not depend on its units) and rerun."
-        )
+    check_target_magnitude(stats.target_top, layout.target, name)
 
 
 def _check_rows_for_parameters(p: int, n_ref: int, n_new: int, folds: int, names) -> None:
