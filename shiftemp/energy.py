@@ -91,54 +91,72 @@ def _seed_key(seed: int, salt: int) -> np.uint64:
     return _mix(np.array([seed], dtype=np.uint64) ^ np.uint64(salt))[0]
 
 
+class RowHash:
+    """The wrapping sum over columns of ``bits(value) * key(name)``, added column by column.
+
+    ``n`` rows; each column's key comes from its name and ``salt``. With ``scale`` each value is
+    first mapped to its nearest grid point, ``rint(value * scale)`` (to nearest, ties to even):
+    rescaling a column changes the last bits of its standardised values, and a grid absorbs
+    them (``floor`` would flip with the last bit of values that lie on the grid, as a one-hot
+    column's often do). The sum does not depend on column order. A multiply-add per value keeps
+    this cheap enough for a streaming pass (a per-value mixer cost ten times a Gram matrix); the
+    strong mixer runs once per row, on the sum. Adding a column while it is still in the CPU's
+    cache, right after it was computed, is what makes a fused pass cheap.
+    """
+
+    def __init__(self, n: int, salt: int, scale: float | None = None,
+                 out: np.ndarray | None = None, scratch: np.ndarray | None = None):
+        self.salt, self.scale = salt, scale
+        self.total = np.zeros(n, dtype=np.uint64) if out is None else out
+        self.total[:] = 0
+        self._scratch = np.empty(n) if scratch is None else scratch
+        self._bits = self._scratch.view(np.uint64)
+
+    def add(self, column: np.ndarray, name: str) -> None:
+        """Add one column (n,) of float64 values."""
+        key = _column_key(name, self.salt)
+        bits = self._bits
+        if self.scale is not None:
+            np.multiply(column, self.scale, out=self._scratch)
+            np.rint(self._scratch, out=self._scratch)
+            np.multiply(bits, key, out=bits)
+        elif column.dtype == np.float64 and column.flags.c_contiguous:
+            np.multiply(column.view(np.uint64), key, out=bits)  # the bits in place, no copy
+        else:
+            np.copyto(self._scratch, column)
+            np.multiply(bits, key, out=bits)
+        self.total += bits
+
+    def add_keys(self, hashes: np.ndarray, name: str) -> None:
+        """Add a column of 64-bit hashes (n,) uint64 (categories: :func:`level_hashes`)."""
+        np.multiply(hashes, _column_key(name, self.salt), out=self._bits)
+        self.total += self._bits
+
+
 def row_hash(
     columns_t, names: tuple[str, ...], salt: int, scale: float | None = None,
     n: int | None = None,
 ) -> np.ndarray:
-    """The wrapping sum over columns of ``bits(value) * key(name)``, (n,) uint64.
-
-    ``columns_t`` is a sequence of m float64 rows of length n (one per column: an (m, n) array or
-    a list); with ``scale`` each value is first mapped to its nearest grid point,
-    ``floor(value * scale + 1/2)`` (not ``floor(value * scale)``: a standardised one-hot column
-    takes simple values such as 2.0 that lie exactly on the grid, where ``floor`` would flip with
-    the last bit of the mean, so duplicating or shuffling rows moved them between folds). The sum does
-    not depend on column order; each column's key comes from its name and ``salt``. A
-    multiply-add per value keeps this cheap enough for a streaming pass (a per-value mixer cost
-    ten times a Gram matrix); the strong mixer runs once per row, on the sum.
-    """
+    """:class:`RowHash` of the columns ``columns_t`` (m float64 rows of length n: an (m, n) array
+    or a list), named ``names``: (n,) uint64."""
     if n is None:
         n = np.asarray(columns_t[0]).shape[0] if len(names) else 0
-    if not len(names):
-        return np.zeros(n, dtype=np.uint64)
-    keys = np.array([_column_key(name, salt) for name in names], dtype=np.uint64)
-    if isinstance(columns_t, np.ndarray) and columns_t.ndim == 2 and columns_t.dtype == np.float64:
-        # the whole block at once: a few passes over it, not a dozen per column
-        if scale is None:
-            bits = np.ascontiguousarray(columns_t).view(np.uint64) * keys[:, None]
-        else:
-            quantised = np.multiply(columns_t, scale)
-            quantised += 0.5
-            np.floor(quantised, out=quantised)
-            bits = quantised.view(np.uint64)
-            bits *= keys[:, None]
-        return bits.sum(axis=0, dtype=np.uint64)
-    total = np.zeros(n, dtype=np.uint64)
-    scratch = np.empty(n, dtype=np.float64)
-    bits = scratch.view(np.uint64)
-    for column, key in zip(columns_t, keys):
-        if scale is None and isinstance(column, np.ndarray) and column.dtype == np.float64 \
-                and column.flags.c_contiguous:
-            np.multiply(column.view(np.uint64), key, out=bits)  # the bits in place, no copy
-        elif scale is None:
-            np.copyto(scratch, column)
-            np.multiply(bits, key, out=bits)
-        else:
-            np.multiply(column, scale, out=scratch)
-            scratch += 0.5
-            np.floor(scratch, out=scratch)
-            np.multiply(bits, key, out=bits)
-        total += bits
-    return total
+    hashed = RowHash(n, salt, scale)
+    for column, name in zip(columns_t, names):
+        hashed.add(np.asarray(column, dtype=np.float64), name)
+    return hashed.total
+
+
+def finish_folds(total: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Folds (n,) int64 in ``0..k-1`` of rows whose quantised :class:`RowHash` is ``total``."""
+    with np.errstate(over="ignore"):
+        total = _mix(total ^ _seed_key(seed, _FOLD_SALT))
+    return (total % np.uint64(k)).astype(np.int64)
+
+
+def finish_spread(total: np.ndarray) -> np.ndarray:
+    """Spread keys (n,) uint64 of rows whose raw :class:`RowHash` is ``total``."""
+    return _mix(total ^ _seed_key(0, _SPREAD_SALT))
 
 
 def fold_ids(
@@ -156,7 +174,7 @@ def fold_ids(
 
     Notes
     -----
-    Each value is quantised to its nearest grid point, ``q = floor(z / QUANTUM + 1/2)``; the row's hash is
+    Each value is quantised to its nearest grid point, ``q = rint(z / QUANTUM)``; the row's hash is
     ``mix(sum_j bits(q_j) * key_j XOR mix(seed))``, with ``mix`` splitmix64's finaliser and
     ``key_j`` an odd multiplier derived from the column name; the fold is the hash modulo k.
     """
@@ -165,10 +183,17 @@ def fold_ids(
 
 def fold_ids_t(columns_t, names: tuple[str, ...], k: int, seed: int) -> np.ndarray:
     """:func:`fold_ids` of columns given as m rows of length n (the streaming engine's layout)."""
-    total = row_hash(columns_t, names, _FOLD_SALT, scale=1.0 / QUANTUM)
-    with np.errstate(over="ignore"):
-        total = _mix(total ^ _seed_key(seed, _FOLD_SALT))
-    return (total % np.uint64(k)).astype(np.int64)
+    return finish_folds(row_hash(columns_t, names, _FOLD_SALT, scale=1.0 / QUANTUM), k, seed)
+
+
+def fold_hash(n: int, **buffers) -> RowHash:
+    """An empty :class:`RowHash` of the fold assignment, for columns added one at a time."""
+    return RowHash(n, _FOLD_SALT, 1.0 / QUANTUM, **buffers)
+
+
+def spread_hash(n: int, **buffers) -> RowHash:
+    """An empty :class:`RowHash` of the spread keys, for columns added one at a time."""
+    return RowHash(n, _SPREAD_SALT, None, **buffers)
 
 
 def level_hashes(levels) -> np.ndarray:
@@ -189,13 +214,16 @@ def spread_keys(
     is known while the reference is still being read; the spread sample is the rows with the
     smallest keys (:func:`smallest_keys`).
     """
-    n = None
-    if not len(numeric_names) and len(categorical_names):
-        n = np.asarray(categorical_t[0]).shape[0]
-    total = row_hash(numeric_t, numeric_names, _SPREAD_SALT, n=n)
+    if len(numeric_names):
+        n = np.asarray(numeric_t[0]).shape[0]
+    else:
+        n = np.asarray(categorical_t[0]).shape[0] if len(categorical_names) else 0
+    hashed = spread_hash(n)
+    for column, name in zip(numeric_t, numeric_names):
+        hashed.add(np.asarray(column, dtype=np.float64), name)
     for hashes, name in zip(categorical_t, categorical_names):
-        total += np.asarray(hashes, dtype=np.uint64) * _column_key(name, _SPREAD_SALT)
-    return _mix(total ^ _seed_key(0, _SPREAD_SALT))
+        hashed.add_keys(np.asarray(hashes, dtype=np.uint64), name)
+    return finish_spread(hashed.total)
 
 
 def smallest_keys(keys: np.ndarray, m: int) -> np.ndarray:

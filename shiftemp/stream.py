@@ -52,9 +52,14 @@ from .dataset import (
     type_mismatch,
 )
 from .energy import (
+    RowHash,
     estimate_from_sample,
+    finish_folds,
+    finish_spread,
+    fold_hash,
     fold_ids_t,
     level_hashes,
+    spread_hash,
     spread_keys,
     spread_size,
 )
@@ -457,11 +462,39 @@ class SideStats:
         self._onehot_index: dict[tuple[int, int], int] = {}
         self.moments = Moments.empty(a)
         self.grams = None
+        self._scratch: dict[str, np.ndarray] = {}
+        self._batch_names: list[str] | None = None
         if encoder is not None:
             p = encoder.p
             self.grams = np.zeros((folds, p + 1, p + 1))
 
     # -- decoding -------------------------------------------------------------------------
+    def _positions(self, batch: pa.RecordBatch) -> tuple[list[int], list[int], int]:
+        """Positions in ``batch`` of the numeric and categorical columns and of the target
+        (a lookup by name costs more than the column's conversion: done once per schema)."""
+        names = batch.schema.names
+        if names != self._batch_names:
+            where = {name: i for i, name in enumerate(names)}
+            layout = self.layout
+            self._batch_names = names
+            self._batch_positions = ([where[c] for c in layout.numeric_names],
+                                     [where[c] for c in layout.categorical_names],
+                                     where[layout.target])
+        return self._batch_positions
+
+    def _columns(self, batch: pa.RecordBatch) -> tuple[list[np.ndarray], np.ndarray]:
+        """The numeric columns (read-only views of the Arrow buffers where they have no missing
+        values) and the category codes (b, n) of a batch."""
+        numeric_at, categorical_at, _ = self._positions(batch)
+        numeric = [
+            np.asarray(batch.column(i).to_numpy(zero_copy_only=False), dtype=np.float64)
+            for i in numeric_at
+        ]
+        codes = np.empty((len(categorical_at), batch.num_rows), dtype=np.int64)
+        for j, i in enumerate(categorical_at):
+            codes[j] = self.catalog.encode(j, batch.column(i))
+        return numeric, codes
+
     def decode(self, batch: pa.RecordBatch) -> Rows | None:
         """The batch's usable rows; counts what is read and dropped, and the ranges."""
         layout = self.layout
@@ -469,15 +502,9 @@ class SideStats:
         self.rows_read += n
         if n == 0:
             return None
-        if batch.column(layout.target).null_count:
+        if batch.column(self._positions(batch)[2]).null_count:
             self.target_null = True
-        numeric = [
-            np.asarray(batch.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
-            for name in layout.numeric_names
-        ]
-        codes = np.empty((len(layout.categorical_names), n), dtype=np.int64)
-        for j, name in enumerate(layout.categorical_names):
-            codes[j] = self.catalog.encode(j, batch.column(name))
+        numeric, codes = self._columns(batch)
         # a NaN or an infinity makes its column's sum non-finite: one pass finds them all
         sums = np.array([column.sum() for column in numeric])
         finite = bool(np.isfinite(sums).all())
@@ -496,6 +523,14 @@ class SideStats:
             sums = numeric.sum(axis=1)
         else:
             self.present += n
+        rows = Rows(numeric, codes, codes.shape[1])
+        rows.sums = sums
+        self._tally(rows)
+        return rows
+
+    def _tally(self, rows: Rows) -> None:
+        """Count what usable rows show: the target's magnitude and values, ranges, categories."""
+        layout, numeric, codes = self.layout, rows.numeric, rows.codes
         if layout.target_numeric:
             t = layout.numeric_names.index(layout.target)
             self.target_top = max(self.target_top, float(np.abs(numeric[t]).max()))
@@ -505,8 +540,6 @@ class SideStats:
         if todo.size and len(numeric):
             self.low[todo] = np.minimum(self.low[todo], [numeric[j].min() for j in todo])
             self.high[todo] = np.maximum(self.high[todo], [numeric[j].max() for j in todo])
-        rows = Rows(numeric, codes, codes.shape[1])
-        rows.sums = sums
         for j in range(codes.shape[0]):
             counts = np.bincount(codes[j], minlength=len(self.catalog.names[j]))
             if counts.size > self.counts[j].size:
@@ -518,7 +551,6 @@ class SideStats:
             values = np.unique(numeric[layout.numeric_names.index(layout.target)])
             merged = np.union1d(self.target_values, values)
             self.target_values = merged if merged.size <= MAX_CLASSES else None
-        return rows
 
     def keys(self, rows: Rows) -> np.ndarray:
         hashes = [self.catalog.hashes[j][rows.codes[j]] for j in range(rows.codes.shape[0])]
@@ -526,51 +558,118 @@ class SideStats:
 
     # -- accumulating ---------------------------------------------------------------------
     def update(self, batch: pa.RecordBatch) -> None:
+        n = batch.num_rows
+        if n and not any(column.null_count for column in batch.columns):
+            # the common case, a batch without missing values: its statistics first, and only
+            # if they are finite (no NaN or infinity in the batch) its rows are counted;
+            # otherwise the batch is decoded again below, dropping the rows that are not
+            rows = Rows(*self._columns(batch), n)
+            if self._accumulate(rows):
+                self.rows_read += n
+                self.present += n
+                self._tally(rows)
+                self.sample.offer(self._keys, rows)
+                return
         rows = self.decode(batch)
         if rows is None:
             return
-        self.sample.offer(self.keys(rows), rows)
-        if self.encoder is None:
-            self._add_moments(rows)
-        else:
-            self._add_grams(rows)
+        if not self._accumulate(rows):  # values whose squares overflow: refused by `checked`
+            self._accumulate(rows, force=True)
+        self.sample.offer(self._keys, rows)
 
-    def _add_moments(self, rows: Rows) -> None:
+    def _accumulate(self, rows: Rows, force: bool = False) -> bool:
+        """Add the batch's moments or fold Grams, unless they are not finite (``force``: even
+        then); returns whether they were added. Leaves the rows' spread keys in ``_keys``."""
+        if self.encoder is None:
+            return self._add_moments(rows, force)
+        return self._add_grams(rows, force)
+
+    def _buffer(self, name: str, shape: tuple[int, int]) -> np.ndarray:
+        """A scratch array reused from batch to batch: fresh pages for every batch would cost
+        more than the arithmetic on them."""
+        found = self._scratch.get(name)
+        if found is None or found.shape[0] != shape[0] or found.shape[1] < shape[1]:
+            found = self._scratch[name] = np.empty((shape[0], max(shape[1], io.BATCH_ROWS)))
+        return found[:, : shape[1]]
+
+    def _add_moments(self, rows: Rows, force: bool = False) -> bool:
         a = len(self.layout.numeric_names)
         for j in self._features:
             for code in range(len(self.catalog.names[j])):
                 if (j, code) not in self._onehot_index:
                     self._onehot_index[(j, code)] = a + len(self.onehot)
                     self.onehot.append((j, code))
-        # the centred block, written straight from the columns (no copy of the raw values)
-        n = rows.n
-        block = np.zeros((a + len(self.onehot), n))
-        columns = np.arange(n)
-        for j in self._features:
-            where = np.array(
-                [self._onehot_index[(j, c)] for c in range(len(self.catalog.names[j]))], dtype=np.int64
-            )
-            block[where[rows.codes[j]], columns] = 1.0
-        mean = np.empty(block.shape[0])
-        mean[:a] = rows.sums / n
-        mean[a:] = block[a:].mean(axis=1)
-        for j in range(a):
-            np.subtract(rows.numeric[j], mean[j], out=block[j])
-        block[a:] -= mean[a:, None]
-        batch = Moments(n, mean, block @ block.T)
-        self.moments = self.moments.widen(block.shape[0]).merge(batch)
+        n, m = rows.n, a + len(self.onehot)
+        moments = self.moments.widen(m)
+        # [1, values - shift] and its Gram: the shift is the mean so far (the first batch's own
+        # mean), close enough to every batch's mean that subtracting the outer product of the
+        # batch's mean offset loses no precision, and no pass is spent on each batch's mean
+        if moments.count:
+            shift = moments.mean
+        else:
+            shift = np.zeros(m)
+            shift[:a] = [column.mean() for column in rows.numeric]
+            if not np.isfinite(shift).all():
+                shift[:a] = 0.0
+        block = self._buffer("moments", (m + 1, n))
+        block[0] = 1.0
+        spread = self._hashes(n)[1]
+        for j, column in enumerate(self.layout.numeric_names):
+            np.subtract(rows.numeric[j], shift[j], out=block[1 + j])
+            spread.add(rows.numeric[j], column)
+        for j, column in enumerate(self.layout.categorical_names):
+            spread.add_keys(self.catalog.hashes[j][rows.codes[j]], column)
+        if m > a:
+            indicators = block[1 + a:]
+            indicators[:] = -shift[a:, None]
+            columns = np.arange(n)
+            for j in self._features:
+                where = np.array(
+                    [self._onehot_index[(j, c)] for c in range(len(self.catalog.names[j]))],
+                    dtype=np.int64,
+                )
+                indicators[where[rows.codes[j]] - a, columns] += 1.0
+        G = block @ block.T
+        if not (force or np.isfinite(np.diagonal(G)).all()):
+            return False
+        offset = G[0, 1:] / n
+        comoment = G[1:, 1:] - n * np.outer(offset, offset)
+        self.moments = moments.merge(Moments(n, shift + offset, comoment))
+        self._keys = finish_spread(spread.total)
+        return True
 
-    def _add_grams(self, rows: Rows) -> None:
-        encoder = self.encoder
-        A, fold = encoder.augmented(rows, self.catalog, self.folds, self.seed)
+    def _hashes(self, n: int) -> tuple[RowHash, RowHash]:
+        """The fold and the spread hash of a batch of n rows, on reused buffers."""
+        buffers = self._buffer("hashes", (3, n))
+        folds = fold_hash(n, out=buffers[0].view(np.uint64), scratch=buffers[1])
+        spread = spread_hash(n, out=buffers[2].view(np.uint64), scratch=buffers[1])
+        return folds, spread
+
+    def _add_grams(self, rows: Rows, force: bool = False) -> bool:
+        encoder, n = self.encoder, rows.n
+        A = self._buffer("design", (encoder.p + 1, n))
+        folds, spread = self._hashes(n)
+        encoder.augmented_into(A, rows, self.catalog, folds, spread)
+        fold = finish_folds(folds.total, self.folds, self.seed)
         fold = fold.astype(np.int8 if self.folds < 128 else np.int64)
         order = np.argsort(fold, kind="stable")
         bounds = np.concatenate([[0], np.cumsum(np.bincount(fold, minlength=self.folds))])
-        A = np.take(A, order, axis=1)
+        A = np.take(A, order, axis=1, mode="clip")  # in range by construction: no checks
+        grams = np.zeros_like(self.grams)
         for f in range(self.folds):
             part = A[:, bounds[f]:bounds[f + 1]]
             if part.shape[1]:
-                self.grams[f] += part @ part.T
+                grams[f] = part @ part.T
+        if not (force or np.isfinite(np.diagonal(grams, axis1=1, axis2=2)).all()):
+            return False
+        self.grams += grams
+        self._keys = finish_spread(spread.total)
+        return True
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_scratch"] = {}
+        return state
 
     # -- merging --------------------------------------------------------------------------
     def merge(self, other: "SideStats") -> "SideStats":
@@ -717,9 +816,13 @@ class Encoder:
             self.__dict__["_slot_cache"] = slots
         return slots
 
-    def design_into(self, out: np.ndarray, rows: Rows, catalog: Catalog) -> None:
-        """Write the standardised features ``Z`` (d, n) into ``out``."""
+    def design_into(self, out: np.ndarray, rows: Rows, catalog: Catalog,
+                    folds: RowHash | None = None, spread: RowHash | None = None) -> None:
+        """Write the standardised features ``Z`` (d, n) into ``out``; add each design row to
+        the ``folds`` hash and each raw numeric feature to the ``spread`` hash while they are in
+        the CPU's cache."""
         position = 0
+        names = self.feature_names
         for is_categorical, j, column in self._slots():
             if is_categorical:
                 width = len(self.levels[column]) - 1
@@ -729,10 +832,18 @@ class Encoder:
                 offsets = self._lookup("feature", j, catalog)[rows.codes[j]]
                 hit = np.flatnonzero(offsets >= 0)
                 block[offsets[hit], hit] = (np.subtract(1.0, c) / s)[offsets[hit]]
+                if folds is not None:
+                    for i in range(width):
+                        folds.add(block[i], names[position + i])
                 position += width
             else:
-                np.subtract(rows.numeric[j], self.centre[position], out=out[position])
-                out[position] /= self.scale[position]
+                row = out[position]
+                np.subtract(rows.numeric[j], self.centre[position], out=row)
+                row /= self.scale[position]
+                if folds is not None:
+                    folds.add(row, names[position])
+                if spread is not None:
+                    spread.add(rows.numeric[j], column)
                 position += 1
 
     def design(self, rows: Rows, catalog: Catalog) -> np.ndarray:
@@ -761,14 +872,21 @@ class Encoder:
             return (y - self.target_centre) / self.target_scale
         return y.astype(float)
 
-    def augmented(self, rows: Rows, catalog: Catalog, folds: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """``[1 Z t]`` (p + 1, n), t the hashed target, and each row's fold."""
-        A = np.empty((self.p + 1, rows.n))
+    def augmented_into(self, A: np.ndarray, rows: Rows, catalog: Catalog, folds: RowHash,
+                       spread: RowHash | None = None) -> None:
+        """Write ``[1 Z t]`` (p + 1, n) into ``A``, t the hashed target, adding its rows to the
+        ``folds`` hash, and every raw column to the ``spread`` hash (``SideStats.keys``)."""
         A[0] = 1.0
-        self.design_into(A[1:self.p], rows, catalog)
+        self.design_into(A[1:self.p], rows, catalog, folds, spread)
         A[self.p] = self.hashed_target(self.target(rows, catalog))
-        names = (*self.feature_names, "\0target")
-        return A, fold_ids_t(A[1:], names, folds, seed)
+        folds.add(A[self.p], "\0target")
+        if spread is not None:
+            layout = self.layout
+            for j, column in enumerate(layout.numeric_names):
+                if column not in layout.feature_columns:
+                    spread.add(rows.numeric[j], column)
+            for j, column in enumerate(layout.categorical_names):
+                spread.add_keys(catalog.hashes[j][rows.codes[j]], column)
 
     def folds_of(self, D: np.ndarray, y: np.ndarray, folds: int, seed: int) -> np.ndarray:
         rows_t = np.vstack([D[:, 1:].T, self.hashed_target(y)[None, :]])
@@ -1136,26 +1254,99 @@ class PassSpec:
     label: str
 
 
+def default_workers() -> int:
+    """Threads that compute on decoded batches: one per core this process may use, at most
+    four (one decoding thread feeds them; more would wait for it)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
 class LocalRunner:
-    """Runs passes in this process: a thread decodes the next batches while this one computes,
-    and BLAS is held to one thread (small matrices; see docs/streaming.md)."""
+    """Runs passes in this process. This thread decodes the batches; ``workers`` threads compute
+    on them, batch i on thread i mod workers, each into its own accumulator, merged in thread
+    order at the end (a deterministic result); numpy and BLAS release the GIL while they work.
+    BLAS is held to one thread per caller (small matrices; see docs/streaming.md)."""
 
     name = "stream"
 
-    def __init__(self, batch_size: int | None = None, progress: Progress | None = None):
+    def __init__(self, batch_size: int | None = None, progress: Progress | None = None,
+                 workers: int | None = None):
         self.batch_size = batch_size
         self.progress = progress
+        self.workers = workers or default_workers()
 
     def run(self, scan: io.Scan, spec: PassSpec):
-        accumulator = spec.factory()
+        if self.workers < 2:
+            accumulator = spec.factory()
+            done = 0
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked once, below
+                for batch in _prefetch(scan.batches(spec.columns, self.batch_size)):
+                    accumulator.update(batch)
+                    done += batch.num_rows
+                    if self.progress is not None:
+                        self.progress(spec.label, done, scan.rows)
+            return checked(accumulator.finish(), scan)
+        workers = [_Worker(spec.factory()) for _ in range(self.workers)]
+        for worker in workers:
+            worker.start()
         done = 0
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked once, below
-            for batch in _prefetch(scan.batches(spec.columns, self.batch_size)):
-                accumulator.update(batch)
+        try:
+            for i, batch in enumerate(scan.batches(spec.columns, self.batch_size)):
+                if not workers[i % len(workers)].give(batch):
+                    break  # that worker failed: its error is raised below
                 done += batch.num_rows
                 if self.progress is not None:
                     self.progress(spec.label, done, scan.rows)
-        return checked(accumulator.finish(), scan)
+        finally:
+            for worker in workers:
+                worker.give(_Worker.END)
+            for worker in workers:
+                worker.join()
+        for worker in workers:
+            if worker.error is not None:
+                raise worker.error
+        result = workers[0].accumulator
+        for worker in workers[1:]:
+            result = result.merge(worker.accumulator)
+        return checked(result.finish(), scan)
+
+
+class _Worker(threading.Thread):
+    """A thread that feeds the batches it is given to its accumulator."""
+
+    END = object()
+
+    def __init__(self, accumulator):
+        super().__init__(daemon=True)
+        self.accumulator = accumulator
+        self.error: BaseException | None = None
+        self._box: queue.Queue = queue.Queue(maxsize=2)
+
+    def give(self, item) -> bool:
+        """Queue ``item``; False once this worker has failed (the item is dropped)."""
+        while self.error is None and self.is_alive():
+            try:
+                self._box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run(self):
+        # numpy's error state is per thread: overflow is checked once, by `checked`
+        with np.errstate(over="ignore", invalid="ignore"):
+            while True:
+                item = self._box.get()
+                if item is _Worker.END:
+                    return
+                try:
+                    self.accumulator.update(item)
+                except BaseException as exc:  # raised by the runner, in the caller's thread
+                    self.error = exc
+                    return
 
 
 def checked(result, scan: io.Scan):
