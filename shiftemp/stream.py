@@ -34,21 +34,21 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-from scipy import linalg, special
 
+# scipy is imported where the logistic path uses it, pandas only to name non-text categories
+# (pyarrow's own conversions to numpy import it; see io.float_values): a linear/MSE pass over
+# numeric columns needs neither, and their imports would be most of the wall time of a small run
 from . import io
 from .dataset import (
     MAX_CLASSES,
     MAX_CLASSES_FOR_DEFAULT,
     MAX_LEVELS,
-    _check_columns,
+    check_column_names,
     check_target_magnitude,
-    is_categorical,
     resolve_features,
     resolve_target,
+    schema_kinds,
     type_mismatch,
 )
 from .energy import (
@@ -309,10 +309,20 @@ class Catalog:
         """Codes (n,) of an Arrow column, -1 where it is missing. Values are named as pandas'
         ``astype(str)`` names them, so that both engines see the same categories."""
         encoded = array if pa.types.is_dictionary(array.type) else array.dictionary_encode()
-        texts = encoded.dictionary.to_pandas().astype(str).tolist()
+        dictionary = encoded.dictionary
+        if dictionary.null_count == 0 and (
+            pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)
+            or pa.types.is_string_view(dictionary.type)
+        ):  # text is named as astype(str) names it, without importing pandas (~0.9 s)
+            texts = dictionary.to_pylist()
+        else:
+            texts = dictionary.to_pandas().astype(str).tolist()
         lookup = self._add(j, texts)
-        indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-        return lookup[indices.astype(np.int64)]
+        values, valid = io.buffer_values(encoded.indices)  # pc.fill_null would import pandas
+        indices = values.astype(np.int64)
+        if valid is not None:
+            indices[~valid] = -1
+        return lookup[indices]
 
     def absorb(self, other: "Catalog") -> list[np.ndarray]:
         """Add ``other``'s categories; returns, per column, the map of its codes to ours (with
@@ -355,28 +365,25 @@ class Layout:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
-def _empty_frame(schema: pa.Schema) -> pd.DataFrame:
-    return schema.empty_table().to_pandas()
-
-
 def resolve_layout(
     schemas: list[pa.Schema], names: list[str], target: str | None, features: list[str] | None,
     exclude: list[str] | None,
 ) -> Layout:
     """The :class:`Layout` of the inputs with ``schemas`` (the first is the reference)."""
-    frames = [_empty_frame(schema) for schema in schemas]
-    target, notes = resolve_target(list(frames[0].columns), target, names[0])
-    feature_columns = resolve_features(list(frames[0].columns), target, features, exclude, names[0])
+    # column -> categorical, as the frames of the schemas would have them, without pandas
+    frames = [schema_kinds(schema) for schema in schemas]
+    target, notes = resolve_target(list(frames[0]), target, names[0])
+    feature_columns = resolve_features(list(frames[0]), target, features, exclude, names[0])
     for frame, name in zip(frames, names):
-        _check_columns(frame, name, [target, *feature_columns], {target: "the target"})
+        check_column_names(list(frame), name, [target, *feature_columns], {target: "the target"})
     if features is None and len(frames) > 1:
-        known = set(frames[0].columns)
-        extra = [str(c) for c in frames[1].columns if c not in known]
+        known = set(frames[0])
+        extra = [str(c) for c in frames[1] if c not in known]
         if extra:
             notes.append(f"{names[1]}: columns not in {names[0]} are ignored: {', '.join(extra)}")
     categorical_features = []
     for column in feature_columns:
-        kinds = [is_categorical(frame[column]) for frame in frames]
+        kinds = [frame[column] for frame in frames]
         if len(set(kinds)) > 1:
             raise type_mismatch(column, kinds, names)
         if kinds[0]:
@@ -385,7 +392,7 @@ def resolve_layout(
     # the target is numeric only when it is numeric in both files (dataset.prepare)
     numeric = [
         c for c in used if c not in categorical_features
-        and not any(is_categorical(frame[c]) for frame in frames)
+        and not any(frame[c] for frame in frames)
     ]
     return Layout(
         target=str(target),
@@ -472,7 +479,7 @@ class SideStats:
         if batch.column(layout.target).null_count:
             self.target_null = True
         numeric = [
-            np.asarray(batch.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
+            io.float_values(batch.column(name))  # to_numpy would import pandas
             for name in layout.numeric_names
         ]
         codes = np.empty((len(layout.categorical_names), n), dtype=np.int64)
@@ -894,7 +901,11 @@ def softmax_t(logits: np.ndarray, J: int, m: int, y: np.ndarray, entropies: bool
     L = logits.reshape(J, m, n)
     if m == 1:  # binary: the logistic function, one exponential per value
         if not entropies:
+            from scipy import special
+
             return special.expit(L), None
+        from scipy import special
+
         hit = (y > 0).astype(float)
         return special.expit(L), np.logaddexp(0.0, L[:, 0]) - hit * L[:, 0]
     top = np.maximum(L.max(axis=1), 0.0)  # (J, n)
@@ -1634,6 +1645,8 @@ def _newton_passes(scan, runner, layout, encoder, params, roles, samples, settin
             if sums.fisher[j] is not None:
                 hessian[j] = sums.fisher[j] / n + ridge * np.eye(B.size)
             g = (sums.gradient[j] / n + ridge * B).ravel(order="F")
+            from scipy import linalg
+
             s = linalg.solve(hessian[j], g, assume_a="pos")
             decrement = float(g @ s)
             if decrement <= NEWTON_TOL:
@@ -1706,11 +1719,11 @@ def compare_stream(
 
 def check_schema(layout: Layout, schema: pa.Schema, name: str, reference_name: str) -> None:
     """Check that an input with ``schema`` has the columns of ``layout``, of the same kinds."""
-    frame = _empty_frame(schema)
-    _check_columns(frame, name, layout.used, {layout.target: "the target"})
+    frame = schema_kinds(schema)
+    check_column_names(list(frame), name, layout.used, {layout.target: "the target"})
     for column in layout.used:
         was = column in layout.categorical_names
-        now = is_categorical(frame[column])
+        now = frame[column]
         if was != now:
             described = ["text" if k else "numeric" for k in (was, now)]
             raise ColumnError(
@@ -2058,7 +2071,7 @@ def is_profile(data) -> bool:
 
 
 def _rows_and_bytes(data) -> tuple[int | None, int]:
-    if isinstance(data, pd.DataFrame):
+    if io.is_frame(data):
         return len(data), 0
     if isinstance(data, io.Source):
         return len(data.frame), 0
