@@ -28,19 +28,21 @@ old part the rest (in time order: the window before the new part). A reference o
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .dataset import Pair, Side
+from .defaults import DEFAULT_SPLITS
 from .energy import cross_fitted_loss, row_folds
 from .entropy import data_entropy_change, parameter_entropy_change
 from .errors import ColumnError, InputError, OptionError
 from .models import Family, Loss, Model
 from .report import Calibration, NullSpread, Temperature
 
-#: Self-splits of a calibration, by default.
-DEFAULT_SPLITS = 10
+if TYPE_CHECKING:
+    import pandas as pd
+
 #: A larger reference is thinned to this many rows before the self-splits (every k-th row in time
 #: order, a random subset otherwise): the inflation is a ratio of spreads, about the same at any
 #: size (docs/benchmarks.md), and this keeps a calibration within a few times the comparison's

@@ -16,10 +16,9 @@ from typer.exceptions import Abort, Exit, TyperException
 from rich.console import Console
 
 from . import io, render
-from .calibration import DEFAULT_SPLITS
 from .decision import DEFAULT_MIN_GAIN
+from .defaults import DEFAULT_SPLITS, InitLaw
 from .errors import ExitCode, OptionError, ShiftempError
-from .laws import InitLaw
 from .models import Family, Loss
 from .render import Format
 from .typetwo import Engine, EntropyKind, compare as compare_datasets

@@ -9,13 +9,20 @@ frequent one, the baseline).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+# pandas is imported inside the functions that take frames: the streaming engine decides the
+# columns from Arrow schemas (schema_kinds) and never needs it, and its import (~0.9 s) would be
+# most of a small streaming run
 from .errors import ColumnError, InputError
 from .models import Family
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Column names taken as the target when --target is not given (case-insensitive).
 TARGET_NAMES = ("target", "label", "y", "class")
@@ -82,7 +89,48 @@ class Pair:
 
 def is_categorical(series: pd.Series) -> bool:
     """Text, categorical and boolean columns are categorical; numbers are numeric."""
+    import pandas as pd
+
     return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+
+
+def schema_kinds(schema) -> dict[str, bool]:
+    """The columns of the frame an Arrow ``schema`` reads into, each with whether
+    :func:`is_categorical` calls it categorical there, from the schema alone (no pandas).
+
+    As ``schema.empty_table().to_pandas()``: integers and floats (also as the storage of an
+    extension type, or run-end encoded) are numbers; booleans, text, dictionaries, dates, times,
+    decimals and nested types are not; the index columns pandas recorded in its metadata are not
+    columns.
+    """
+    import pyarrow as pa
+
+    index: set[str] = set()
+    pandas_meta = (schema.metadata or {}).get(b"pandas")
+    if pandas_meta:
+        try:
+            recorded = json.loads(pandas_meta)["index_columns"]
+        except (ValueError, KeyError, TypeError):  # metadata pandas would also ignore
+            recorded = []
+        index = {name for name in recorded if isinstance(name, str)}
+    kinds = {}
+    for arrow_field in schema:
+        if arrow_field.name in index:
+            continue
+        kind = arrow_field.type
+        # pandas' own extension types (period, interval) read as pandas dtypes, not numbers;
+        # without pandas imported they are not registered and arrive as plain storage
+        extension = (arrow_field.metadata or {}).get(b"ARROW:extension:name", b"")
+        pandas_type = extension.startswith(b"pandas.") or (
+            isinstance(kind, pa.BaseExtensionType) and type(kind).__module__.startswith("pandas")
+        )
+        if isinstance(kind, pa.BaseExtensionType):
+            kind = kind.storage_type
+        if pa.types.is_run_end_encoded(kind):
+            kind = kind.value_type
+        numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
+        kinds[arrow_field.name] = pandas_type or not numeric
+    return kinds
 
 
 def resolve_target(columns: list[str], target: str | None, name: str) -> tuple[str, list[str]]:
@@ -122,20 +170,31 @@ def resolve_features(
 
 
 def _check_columns(frame: pd.DataFrame, name: str, needed: list[str], what: dict[str, str]) -> None:
-    duplicated = frame.columns[frame.columns.duplicated()].unique().tolist()
+    check_column_names(list(frame.columns), name, needed, what)
+
+
+def check_column_names(columns: list, name: str, needed: list[str], what: dict[str, str]) -> None:
+    """Refuse repeated column names, and a ``needed`` column missing from ``columns`` (``what``
+    names a column's role for the message)."""
+    seen: set = set()
+    duplicated = []
+    for column in columns:
+        if column in seen and column not in duplicated:
+            duplicated.append(column)
+        seen.add(column)
     if duplicated:
         raise ColumnError(
             f"{name}: duplicate column names {duplicated}; rename them so each column is unique."
         )
     for column in needed:
-        if column not in frame.columns:
+        if column not in columns:
             fix = (
                 "Pass --target with one of them." if what.get(column) == "the target"
                 else f"Pass --exclude {column} to compare without it."
             )
             raise ColumnError(
                 f"{name} has no column '{column}' ({what.get(column, 'a feature')}). Its columns:"
-                f" {list(map(str, frame.columns))}. {fix}"
+                f" {list(map(str, columns))}. {fix}"
             )
 
 
@@ -150,6 +209,8 @@ def _usable_rows(frame: pd.DataFrame, columns: list[str], numeric: set[str]) -> 
 
 def _text_columns(frame: pd.DataFrame) -> set:
     """The columns :func:`is_categorical` calls categorical, from the dtypes alone."""
+    import pandas as pd
+
     return {
         column for column, dtype in frame.dtypes.items()
         if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
@@ -202,6 +263,8 @@ def _empty_columns(
 def _stray_text(series: pd.Series) -> tuple[int, object, int] | None:
     """For a text column that is mostly numbers: (how many values are not, the first of them, its
     1-based data row); ``None`` when the column is not mostly numbers."""
+    import pandas as pd
+
     if pd.api.types.is_bool_dtype(series):
         return None
     present = series.notna().to_numpy()
@@ -233,6 +296,8 @@ def _class_labels(series: pd.Series) -> pd.Series:
     """Class labels as text, numbers written alike whatever their dtype: a column read as floats
     (because a missing value was dropped, or from another file format) names class 1 ``"1"`` as
     an integer column does, not ``"1.0"``, so the two files' classes match."""
+    import pandas as pd
+
     if is_categorical(series):
         return series.astype(str)
     values = series.to_numpy(dtype=float)
@@ -335,6 +400,8 @@ def default_family(target: pd.Series, shifted: pd.Series | None = None) -> Famil
     """Linear for a numeric target with many values, logistic otherwise; with ``shifted``, the
     values of both files count (a target constant in the reference but not in the shifted data is
     a regression target, refused as constant, not a one-class classification)."""
+    import pandas as pd
+
     if is_categorical(target) or (shifted is not None and is_categorical(shifted)):
         return Family.LOGISTIC
     values = target.dropna() if shifted is None else pd.concat([target, shifted]).dropna()
@@ -360,6 +427,8 @@ def prepare(
     ColumnError, InputError
         With a one-line message naming the file, the column and the fix.
     """
+    import pandas as pd
+
     for frame, name in zip((reference, shifted), names):
         if frame.shape[0] == 0:
             raise InputError(f"{name}: the file has a header but no data rows.")

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg, special
 
+from . import numerics
 from .models import Family, Loss, Model, class_probabilities, curvature, kernel_bandwidth, magnitude_units
 from .report import ColumnEntropy, Entropy, Estimate
 
@@ -57,7 +57,7 @@ def log_det_bias(p: int, n: int) -> float:
     if p == 0 or n <= p + 1:
         return 0.0
     i = np.arange(1, p + 1)
-    return float(p * np.log(2.0 / (n - 1)) + special.digamma((n - i) / 2.0).sum())
+    return float(p * np.log(2.0 / (n - 1)) + numerics.digamma((n - i) / 2.0).sum())
 
 
 def shrinkage_intensity(Z: np.ndarray) -> float:
@@ -134,18 +134,18 @@ def gaussian_entropy_from_moments(
     Z = (sample - mean) / sd
     R = comoment / np.outer(sd, sd) / (n - 1)
     try:
-        chol = linalg.cholesky(R, lower=True) if n > m + 1 else None
-    except linalg.LinAlgError:
+        chol = numerics.cholesky(R) if n > m + 1 else None
+    except np.linalg.LinAlgError:
         chol = None
     if chol is None or np.min(np.diag(chol)) ** 2 < 1e-12:
         fourth = float(np.mean(np.einsum("ij,ij->i", Z, Z) ** 2))
         delta = shrinkage_from_moments(R * ((n - 1) / n), fourth, n)
         R = (1 - delta) * R + delta * np.eye(m)
-        chol = linalg.cholesky(R, lower=True)
+        chol = numerics.cholesky(R)
     log_det_R = 2.0 * float(np.log(np.diag(chol)).sum())
     log_sd = np.log(sd) if log_unit is None else np.log(sd) + log_unit
     value = 0.5 * m * LOG_2PI_E + float(log_sd.sum()) + 0.5 * (log_det_R - log_det_bias(m, n))
-    mahalanobis = np.sum(linalg.solve_triangular(chol, Z.T, lower=True) ** 2, axis=0)
+    mahalanobis = np.sum(numerics.solve_lower(chol, Z.T) ** 2, axis=0)
     marginal_bias = log_det_bias(1, n)
     marginals = {
         name: 0.5 * LOG_2PI_E + float(s) - 0.5 * marginal_bias for name, s in zip(names, log_sd)
@@ -339,11 +339,11 @@ def laplace_entropy(
     and density at zero (MAE).
     """
     q = A.shape[0]
-    chol = linalg.cholesky(A, lower=True)
+    chol = numerics.cholesky(A)
     value = 0.5 * q * LOG_2PI_E - float(np.log(np.diag(chol)).sum())
     if model.family is Family.LOGISTIC:
         return EntropyEstimate(value, _logistic_influence(model, D, y, A), {}, rows=n)
-    G_inv_scaled = linalg.cho_solve((chol, True), D.T)  # A^-1 D', (p, k)
+    G_inv_scaled = numerics.cho_solve(chol, D.T)  # A^-1 D', (p, k)
     r = y - D @ model.params_
     if model.loss is Loss.MSE:
         leverage = np.einsum("ij,ji->i", D, G_inv_scaled) / sigma2  # d' G^-1 d
@@ -366,6 +366,8 @@ def _logistic_influence(model: Model, D: np.ndarray, y: np.ndarray, A: np.ndarra
     is of the same order as the first; without it the standard error comes out several times too
     small.
     """
+    from scipy import linalg
+
     k, p = D.shape
     pi = class_probabilities(D, model.params_)[:, 1:]
     m = pi.shape[1]

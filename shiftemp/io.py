@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+# pandas, pyarrow.csv and pyarrow.dataset are imported where a frame, a CSV or a folder of parquet
+# parts is read: a streaming run over parquet files needs none of them, and their imports
+# (~0.9 s, ~0.1 s, ~0.8 s) would be most of its wall time
 from .errors import InputError, OptionError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -33,6 +39,13 @@ class Source:
     path: str
     format: str
     sha256: str
+
+
+def is_frame(data) -> bool:
+    """Whether ``data`` is a pandas DataFrame, without importing pandas: when pandas was never
+    imported, nothing can be one."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(data, pandas.DataFrame)
 
 
 def data_format(path: Path) -> str:
@@ -97,10 +110,14 @@ def read_table(path: Path) -> pa.Table:
                     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                     raise InputError(f"{part}: cannot read it as parquet: {reason}") from exc
                 check_unique_names(names, part)
+            import pyarrow.dataset as pads
+
             return pads.dataset(parts, format="parquet").to_table()
         if kind == "parquet":
             check_unique_names(pq.read_schema(path).names, path)
             return pq.read_table(path)
+        import pyarrow.csv as pacsv
+
         table = pacsv.read_csv(path)
         check_unique_names(table.column_names, path)
         check_text(table.schema, path)
@@ -217,6 +234,44 @@ def batch_rows(columns: int) -> int:
     return int(min(BATCH_ROWS, max(4096, BATCH_VALUES // max(columns, 1))))
 
 
+def buffer_values(array: pa.Array) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """The values (n,) of an integer or float Arrow array, a read-only view of its data buffer
+    (anything where a value is missing), and its validity mask (``None`` without nulls);
+    ``None`` for any other type (extension types included).
+
+    pyarrow's ``to_numpy``, ``fill_null`` and ``scalar`` go through its pandas layer, which
+    imports pandas (~0.9 s, most of a small streaming run); reading the buffers does not.
+    """
+    kind = array.type
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)) or isinstance(
+        kind, pa.BaseExtensionType
+    ):
+        return None
+    n, offset = len(array), array.offset
+    dtype = np.dtype(kind.to_pandas_dtype())
+    if n == 0:
+        return np.empty(0, dtype=dtype), None
+    validity, data = array.buffers()[:2]
+    values = np.frombuffer(data, dtype=dtype, count=offset + n)[offset:]
+    values.flags.writeable = False  # a view of the Arrow data, as to_numpy gives it
+    if not array.null_count:
+        return values, None
+    bits = np.frombuffer(validity, dtype=np.uint8)
+    return values, np.unpackbits(bits, count=offset + n, bitorder="little")[offset:].view(bool)
+
+
+def float_values(array: pa.Array) -> np.ndarray:
+    """The values of a numeric Arrow array as float64, NaN where missing: what
+    ``np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)`` gives (a view of the
+    Arrow data for float64 without nulls), without importing pandas (:func:`buffer_values`)."""
+    read = buffer_values(array)
+    if read is None:  # an extension or run-end encoded type: rare enough to take pyarrow's path
+        return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
+    values, valid = read
+    values = values.astype(np.float64, copy=False)
+    return values if valid is None else np.where(valid, values, np.nan)
+
+
 @dataclass(frozen=True)
 class Partition:
     """A piece of an input that can be read on its own: a parquet file (all its row groups, or
@@ -245,6 +300,8 @@ class Partition:
                     use_threads=False,
                 )
             else:
+                import pyarrow.csv as pacsv
+
                 options = pacsv.ConvertOptions(column_types=self.schema, include_columns=columns)
                 block = pacsv.ReadOptions(block_size=max(1 << 20, batch_size * 64))
                 with pacsv.open_csv(self.path, read_options=block, convert_options=options) as r:
@@ -305,7 +362,7 @@ def scan(data, name: str = "data") -> Scan:
         wrapped = scan(data.frame, data.path)
         return Scan(data.path, data.format, wrapped.schema, wrapped.rows, wrapped.partitions,
                     None, data.sha256)
-    if isinstance(data, (pd.DataFrame, pa.Table)):
+    if isinstance(data, pa.Table) or is_frame(data):
         table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
         return Scan(name, "dataframe", table.schema, table.num_rows, (Partition(name, "table", table=table),))
     path = Path(data)
@@ -329,6 +386,8 @@ def scan(data, name: str = "data") -> Scan:
             parts = tuple(Partition(str(f), "parquet") for f in files)
             check_unique_names(schema.names, path)  # decodes the names too: not UTF-8 is refused
             return Scan(str(path), kind, schema, rows, parts, path)
+        import pyarrow.csv as pacsv
+
         with pacsv.open_csv(path) as reader:
             schema = reader.schema
         check_unique_names(schema.names, path)

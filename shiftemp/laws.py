@@ -22,7 +22,6 @@ Default scale (:func:`make_law`), the usual fan-in rule of a linear or logistic 
 from __future__ import annotations
 
 import dataclasses
-import enum
 import functools
 import math
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 from scipy import integrate, special
 
+from .defaults import InitLaw  # defined apart so the command line need not import this module
 from .errors import OptionError
 
 __all__ = [
@@ -62,14 +62,6 @@ DEFAULT_SCALE_RULE = (
 #: whose terms are sub-Gaussian with scale ``r`` (Chernoff): the window the exact expectations
 #: integrate over.
 TAIL_Z = 8.6
-
-
-class InitLaw(str, enum.Enum):
-    """Family of the initialization law (the ``--init`` choices)."""
-
-    NORMAL = "normal"
-    UNIFORM = "uniform"
-    MIXED = "mixed"
 
 
 class EntropyBounds(NamedTuple):

@@ -34,21 +34,21 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-from scipy import linalg, special
 
+# scipy is imported where the logistic path uses it, pandas only to name non-text categories
+# (pyarrow's own conversions to numpy import it; see io.float_values): a linear/MSE pass over
+# numeric columns needs neither, and their imports would be most of the wall time of a small run
 from . import io
 from .dataset import (
     MAX_CLASSES,
     MAX_CLASSES_FOR_DEFAULT,
     MAX_LEVELS,
-    _check_columns,
+    check_column_names,
     check_target_magnitude,
-    is_categorical,
     resolve_features,
     resolve_target,
+    schema_kinds,
     type_mismatch,
 )
 from .energy import (
@@ -314,10 +314,20 @@ class Catalog:
         """Codes (n,) of an Arrow column, -1 where it is missing. Values are named as pandas'
         ``astype(str)`` names them, so that both engines see the same categories."""
         encoded = array if pa.types.is_dictionary(array.type) else array.dictionary_encode()
-        texts = encoded.dictionary.to_pandas().astype(str).tolist()
+        dictionary = encoded.dictionary
+        if dictionary.null_count == 0 and (
+            pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)
+            or pa.types.is_string_view(dictionary.type)
+        ):  # text is named as astype(str) names it, without importing pandas (~0.9 s)
+            texts = dictionary.to_pylist()
+        else:
+            texts = dictionary.to_pandas().astype(str).tolist()
         lookup = self._add(j, texts)
-        indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-        return lookup[indices.astype(np.int64)]
+        values, valid = io.buffer_values(encoded.indices)  # pc.fill_null would import pandas
+        indices = values.astype(np.int64)
+        if valid is not None:
+            indices[~valid] = -1
+        return lookup[indices]
 
     def absorb(self, other: "Catalog") -> list[np.ndarray]:
         """Add ``other``'s categories; returns, per column, the map of its codes to ours (with
@@ -360,28 +370,25 @@ class Layout:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
-def _empty_frame(schema: pa.Schema) -> pd.DataFrame:
-    return schema.empty_table().to_pandas()
-
-
 def resolve_layout(
     schemas: list[pa.Schema], names: list[str], target: str | None, features: list[str] | None,
     exclude: list[str] | None,
 ) -> Layout:
     """The :class:`Layout` of the inputs with ``schemas`` (the first is the reference)."""
-    frames = [_empty_frame(schema) for schema in schemas]
-    target, notes = resolve_target(list(frames[0].columns), target, names[0])
-    feature_columns = resolve_features(list(frames[0].columns), target, features, exclude, names[0])
+    # column -> categorical, as the frames of the schemas would have them, without pandas
+    frames = [schema_kinds(schema) for schema in schemas]
+    target, notes = resolve_target(list(frames[0]), target, names[0])
+    feature_columns = resolve_features(list(frames[0]), target, features, exclude, names[0])
     for frame, name in zip(frames, names):
-        _check_columns(frame, name, [target, *feature_columns], {target: "the target"})
+        check_column_names(list(frame), name, [target, *feature_columns], {target: "the target"})
     if features is None and len(frames) > 1:
-        known = set(frames[0].columns)
-        extra = [str(c) for c in frames[1].columns if c not in known]
+        known = set(frames[0])
+        extra = [str(c) for c in frames[1] if c not in known]
         if extra:
             notes.append(f"{names[1]}: columns not in {names[0]} are ignored: {', '.join(extra)}")
     categorical_features = []
     for column in feature_columns:
-        kinds = [is_categorical(frame[column]) for frame in frames]
+        kinds = [frame[column] for frame in frames]
         if len(set(kinds)) > 1:
             raise type_mismatch(column, kinds, names)
         if kinds[0]:
@@ -390,7 +397,7 @@ def resolve_layout(
     # the target is numeric only when it is numeric in both files (dataset.prepare)
     numeric = [
         c for c in used if c not in categorical_features
-        and not any(is_categorical(frame[c]) for frame in frames)
+        and not any(frame[c] for frame in frames)
     ]
     return Layout(
         target=str(target),
@@ -486,10 +493,7 @@ class SideStats:
         """The numeric columns (read-only views of the Arrow buffers where they have no missing
         values) and the category codes (b, n) of a batch."""
         numeric_at, categorical_at, _ = self._positions(batch)
-        numeric = [
-            np.asarray(batch.column(i).to_numpy(zero_copy_only=False), dtype=np.float64)
-            for i in numeric_at
-        ]
+        numeric = [io.float_values(batch.column(i)) for i in numeric_at]  # to_numpy imports pandas
         codes = np.empty((len(categorical_at), batch.num_rows), dtype=np.int64)
         for j, i in enumerate(categorical_at):
             codes[j] = self.catalog.encode(j, batch.column(i))
@@ -497,7 +501,6 @@ class SideStats:
 
     def decode(self, batch: pa.RecordBatch) -> Rows | None:
         """The batch's usable rows; counts what is read and dropped, and the ranges."""
-        layout = self.layout
         n = batch.num_rows
         self.rows_read += n
         if n == 0:
@@ -940,7 +943,6 @@ def make_encoder(layout: Layout, family: Family, ref: SideStats, classes=None,
     """The encoder of the reference's statistics: category order, standardisation of the
     encoded features (means and population standard deviations), target scale."""
     levels, feature_names, index = {}, [], []
-    a = len(layout.numeric_names)
     for column in layout.feature_columns:
         if column in layout.categorical_features:
             j = layout.categorical_names.index(column)
@@ -1012,7 +1014,11 @@ def softmax_t(logits: np.ndarray, J: int, m: int, y: np.ndarray, entropies: bool
     L = logits.reshape(J, m, n)
     if m == 1:  # binary: the logistic function, one exponential per value
         if not entropies:
+            from scipy import special
+
             return special.expit(L), None
+        from scipy import special
+
         hit = (y > 0).astype(float)
         return special.expit(L), np.logaddexp(0.0, L[:, 0]) - hit * L[:, 0]
     top = np.maximum(L.max(axis=1), 0.0)  # (J, n)
@@ -1825,6 +1831,8 @@ def _newton_passes(scan, runner, layout, encoder, params, roles, samples, settin
             if sums.fisher[j] is not None:
                 hessian[j] = sums.fisher[j] / n + ridge * np.eye(B.size)
             g = (sums.gradient[j] / n + ridge * B).ravel(order="F")
+            from scipy import linalg
+
             s = linalg.solve(hessian[j], g, assume_a="pos")
             decrement = float(g @ s)
             if decrement <= NEWTON_TOL:
@@ -1897,11 +1905,11 @@ def compare_stream(
 
 def check_schema(layout: Layout, schema: pa.Schema, name: str, reference_name: str) -> None:
     """Check that an input with ``schema`` has the columns of ``layout``, of the same kinds."""
-    frame = _empty_frame(schema)
-    _check_columns(frame, name, layout.used, {layout.target: "the target"})
+    frame = schema_kinds(schema)
+    check_column_names(list(frame), name, layout.used, {layout.target: "the target"})
     for column in layout.used:
         was = column in layout.categorical_names
-        now = is_categorical(frame[column])
+        now = frame[column]
         if was != now:
             described = ["text" if k else "numeric" for k in (was, now)]
             raise ColumnError(
@@ -2249,7 +2257,7 @@ def is_profile(data) -> bool:
 
 
 def _rows_and_bytes(data) -> tuple[int | None, int]:
-    if isinstance(data, pd.DataFrame):
+    if io.is_frame(data):
         return len(data), 0
     if isinstance(data, io.Source):
         return len(data.frame), 0

@@ -10,22 +10,27 @@ import enum
 import os
 import platform
 import time
-from typing import Callable, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 
 import numpy as np
-import pandas as pd
 
-from . import __version__, calibration as _calibration, io, resources
+# pandas, the calibration and the network are imported where the in-memory engine, --calibrate
+# and --model mlp use them: the streaming engine needs none of them, and their imports would be
+# most of the wall time of a small streaming run
+from . import __version__, io, resources
 from .dataset import Pair, _usable_rows, check_rows_for_parameters, prepare
 from .decision import DEFAULT_MIN_GAIN, recommend
+from .defaults import DEFAULT_SPLITS
 from .energy import level_hashes, row_folds, smallest_keys, spread_keys, spread_size, type_two_energy
 from .entropy import data_entropy_change, parameter_entropy_change
 from .errors import InputError, OptionError
 from .explain import explain_energy
 from .models import Family, Loss, Model, check_loss
-from .network import Activation
 from .report import Comparison, InputSummary, ModelSummary, Run
 from .temperature import temperature
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class EntropyKind(str, enum.Enum):
@@ -52,14 +57,14 @@ AUTO_STREAM_ROWS = 2_000_000
 #: Bytes the in-memory engine needs per value (frame, encoded copies, designs, per-row losses).
 MEMORY_BYTES_PER_VALUE = 64
 
-DataLike = Union[io.Source, pd.DataFrame, str, os.PathLike]
+DataLike = Union[io.Source, "pd.DataFrame", str, os.PathLike]
 
 
 def as_source(data: DataLike, name: str, checksum: bool = True) -> io.Source:
     """Read a path; wrap a frame (named ``name``, no file hash); pass a Source through."""
     if isinstance(data, io.Source):
         return data
-    if isinstance(data, pd.DataFrame):
+    if io.is_frame(data):
         return io.Source(frame=data, path=name, format="dataframe", sha256="")
     return io.read(data, checksum=checksum)
 
@@ -134,7 +139,7 @@ def compare(
     checksum: bool = True,
     time_column: str | None = None,
     calibrate: bool = False,
-    calibration_splits: int = _calibration.DEFAULT_SPLITS,
+    calibration_splits: int = DEFAULT_SPLITS,
     init: str = "normal",
     hidden: Sequence[int] = (64,),
     activation: str = "relu",
@@ -228,6 +233,7 @@ def compare(
         exclude = [*(exclude or []), time_column]
     if family is Family.MLP:
         from .netshift import network_parts, with_output_layer_advice
+        from .network import Activation
 
         if calibrate:
             raise OptionError("--calibrate is not available with --model mlp; drop one of them.")
@@ -264,6 +270,8 @@ def compare(
             if not checksum:
                 parts["notes"].append(NO_CHECKSUM)
             return _report(parts, options, min_gain, started, stamp)
+    from . import calibration as _calibration
+
     need, names = memory_need(reference, shifted)
     resources.require(
         need, f"{' and '.join(names)} in memory",
@@ -389,6 +397,8 @@ def frame_spread_rows(frame: pd.DataFrame, pair: Pair, side, m: int) -> np.ndarr
     """Row indices (into ``side``'s used rows) of its spread sample of ``m`` rows: the rows with
     the smallest :func:`shiftemp.energy.spread_keys` of their raw values; ``None`` when the side
     has at most ``m`` rows (the sample is every row)."""
+    import pandas as pd
+
     if side.rows_used <= m:
         return None
     used = [*pair.feature_columns, pair.target]
