@@ -145,7 +145,10 @@ def gaussian_entropy_from_moments(
     log_det_R = 2.0 * float(np.log(np.diag(chol)).sum())
     log_sd = np.log(sd) if log_unit is None else np.log(sd) + log_unit
     value = 0.5 * m * LOG_2PI_E + float(log_sd.sum()) + 0.5 * (log_det_R - log_det_bias(m, n))
-    mahalanobis = np.sum(numerics.solve_lower(chol, Z.T) ** 2, axis=0)
+    # L^-1 once (m x m), then one matrix product over the sample's rows: a triangular solve
+    # with 100,000 right-hand sides costs ten times more in numpy
+    whitened = Z @ numerics.solve_lower(chol, np.eye(m)).T
+    mahalanobis = np.einsum("ij,ij->i", whitened, whitened)
     marginal_bias = log_det_bias(1, n)
     marginals = {
         name: 0.5 * LOG_2PI_E + float(s) - 0.5 * marginal_bias for name, s in zip(names, log_sd)
