@@ -1289,7 +1289,7 @@ class _FrozenCatalog(Catalog):
 
 
 # --------------------------------------------------------------------------------------------
-# running passes: locally (a reader thread feeds batches) or on Dask (distributed.py)
+# running passes: locally (this thread decodes, worker threads compute) or on Dask (distributed.py)
 
 
 @dataclass
