@@ -316,3 +316,44 @@ def test_importing_shiftemp_loads_no_dask():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- the local runner's threads -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_the_report_does_not_depend_on_the_number_of_computing_threads(rng, monkeypatch, workers):
+    """One worker (the prefetching path of a one-core machine) or several (batch i on worker
+    i mod w, merged in worker order): the same report as in memory, with categories and
+    missing values (so both the fast and the decoding path of a batch run)."""
+    ref, new = mixed_frames(rng)
+    monkeypatch.setattr(stream, "default_workers", lambda: workers)
+    memory = shiftemp.compare(ref, new, target="y", engine="memory")
+    streamed = shiftemp.compare(ref, new, target="y", engine="stream", batch_size=97)
+    assert differences(memory, streamed, rtol=1e-9) == []
+    again = shiftemp.compare(ref, new, target="y", engine="stream", batch_size=97)
+    assert differences(streamed, again, rtol=0, atol=0) == []  # the same bits, run after run
+
+
+def test_an_error_in_a_computing_thread_reaches_the_caller(rng):
+    """A worker that fails stops the pass with its own exception, without a hang."""
+    ref, _ = mixed_frames(rng, n_ref=3000, n_new=10)
+
+    class Failing:
+        def __init__(self):
+            self.seen = 0
+
+        def update(self, batch):
+            self.seen += 1
+            if self.seen == 3:
+                raise ValueError("worker failed on purpose")
+
+        def merge(self, other):
+            return self
+
+        def finish(self):
+            return self
+
+    spec = stream.PassSpec(Failing, list(ref.columns), "failing")
+    with pytest.raises(ValueError, match="on purpose"):
+        stream.LocalRunner(50, workers=2).run(io.scan(ref), spec)
