@@ -93,13 +93,19 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_table(path: Path) -> pa.Table:
-    """Read a supported input into an Arrow table, translating reader errors to InputError."""
+def checked_format(path: Path) -> str:
+    """:func:`data_format` of an input that exists and is not an empty file."""
     if not path.exists():
         raise InputError(f"{path}: no such file or directory.")
     kind = data_format(path)
     if not path.is_dir() and path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty; expected a header and data rows.")
+    return kind
+
+
+def read_table(path: Path) -> pa.Table:
+    """Read a supported input into an Arrow table, translating reader errors to InputError."""
+    kind = checked_format(path)
     try:
         if kind == "parquet-directory":
             parts = parquet_parts(path)
@@ -367,11 +373,7 @@ def scan(data, name: str = "data") -> Scan:
         table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
         return Scan(name, "dataframe", table.schema, table.num_rows, (Partition(name, "table", table=table),))
     path = Path(data)
-    if not path.exists():
-        raise InputError(f"{path}: no such file or directory.")
-    kind = data_format(path)
-    if not path.is_dir() and path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty; expected a header and data rows.")
+    kind = checked_format(path)
     try:
         if kind in ("parquet", "parquet-directory"):
             files = parquet_parts(path) if kind == "parquet-directory" else [path]

@@ -60,7 +60,6 @@ from .energy import (
     fold_ids_t,
     level_hashes,
     spread_hash,
-    spread_keys,
     spread_size,
 )
 from .entropy import (
@@ -554,10 +553,6 @@ class SideStats:
             values = np.unique(numeric[layout.numeric_names.index(layout.target)])
             merged = np.union1d(self.target_values, values)
             self.target_values = merged if merged.size <= MAX_CLASSES else None
-
-    def keys(self, rows: Rows) -> np.ndarray:
-        hashes = [self.catalog.hashes[j][rows.codes[j]] for j in range(rows.codes.shape[0])]
-        return spread_keys(rows.numeric, self.layout.numeric_names, hashes, self.layout.categorical_names)
 
     # -- accumulating ---------------------------------------------------------------------
     def update(self, batch: pa.RecordBatch) -> None:
@@ -1070,8 +1065,7 @@ class LossPass:
         self.held_rows = np.zeros(J)
         self.gradient = [np.zeros_like(B) for B in params]
         self.fisher = [None] * J
-        self._stats = SideStats(layout, 2, None)
-        self._stats.catalog = _FrozenCatalog(catalog)
+        self._stats = _decoder(layout, catalog)
 
     def update(self, batch: pa.RecordBatch) -> None:
         rows = self._stats.decode(batch)
@@ -1207,8 +1201,7 @@ class PathPass:
         self.t, self.w = 0.5 * (nodes + 1.0), 0.5 * weights
         self.total = np.zeros_like(new, dtype=float)
         self.rows = 0
-        self._stats = SideStats(layout, 2, None)
-        self._stats.catalog = _FrozenCatalog(catalog)
+        self._stats = _decoder(layout, catalog)
 
     def update(self, batch: pa.RecordBatch) -> None:
         rows = self._stats.decode(batch)
@@ -1273,6 +1266,14 @@ def explanation_of(old: Model, refreshed: Model, path: np.ndarray, total: float,
     return Explanation(
         total=total, residual=float(total - terms.sum()), method=method, features=tuple(rows)
     )
+
+
+def _decoder(layout: Layout, catalog: Catalog) -> SideStats:
+    """What a later pass decodes its batches with: the side's categories from its first pass,
+    read-only (every category is known by then)."""
+    stats = SideStats(layout, 2, None)
+    stats.catalog = _FrozenCatalog(catalog)
+    return stats
 
 
 class _FrozenCatalog(Catalog):
