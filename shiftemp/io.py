@@ -279,6 +279,33 @@ def float_values(array: pa.Array) -> np.ndarray:
     return values if valid is None else np.where(valid, values, np.nan)
 
 
+#: A parquet row group whose selected columns take at most this many bytes decoded is read whole
+#: (pyarrow decodes its columns in parallel, and a whole group costs less to decode than the same
+#: rows in batches: measured 1.0 against 1.2-1.4 CPU-seconds for 10M rows of 22 float columns),
+#: then cut into batches that share its memory; bigger groups are read batch by batch, so memory
+#: stays bounded by the batch whatever the writer chose for its row groups.
+WHOLE_GROUP_BYTES = 256 * 2 ** 20
+
+
+def _parquet_batches(path: str, columns: list[str], batch_size: int,
+                     row_groups: tuple[int, ...] | None):
+    # pre_buffer=True (pyarrow's default) holds the whole file in memory
+    reader = pq.ParquetFile(path, pre_buffer=False)
+    meta = reader.metadata
+    leaves = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+    wanted = [leaves[c] for c in columns if c in leaves]
+    for g in range(meta.num_row_groups) if row_groups is None else row_groups:
+        group = meta.row_group(g)
+        size = sum(group.column(i).total_uncompressed_size for i in wanted)
+        if size <= WHOLE_GROUP_BYTES:
+            table = reader.read_row_group(g, columns=columns, use_threads=True)
+            yield from table.to_batches(max_chunksize=batch_size)
+        else:
+            # one decoding thread: the other cores compute on the batches already decoded
+            yield from reader.iter_batches(batch_size=batch_size, columns=columns,
+                                           row_groups=[g], use_threads=False)
+
+
 @dataclass(frozen=True)
 class Partition:
     """A piece of an input that can be read on its own: a parquet file (all its row groups, or
@@ -301,11 +328,7 @@ class Partition:
                 # pre_buffer=True (pyarrow's default) holds the whole file in memory; one
                 # decoding thread: the other core computes on the batches already decoded, and
                 # pyarrow's pool would compete with it (measured: 20% slower passes)
-                reader = pq.ParquetFile(self.path, pre_buffer=False)
-                yield from reader.iter_batches(
-                    batch_size=batch_size, columns=columns, row_groups=self.row_groups,
-                    use_threads=False,
-                )
+                yield from _parquet_batches(self.path, columns, batch_size, self.row_groups)
             else:
                 import pyarrow.csv as pacsv
 

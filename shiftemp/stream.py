@@ -585,10 +585,12 @@ class SideStats:
     def _buffer(self, name: str, shape: tuple[int, int]) -> np.ndarray:
         """A scratch array reused from batch to batch: fresh pages for every batch would cost
         more than the arithmetic on them."""
+        size = shape[0] * shape[1]
         found = self._scratch.get(name)
-        if found is None or found.shape[0] != shape[0] or found.shape[1] < shape[1]:
-            found = self._scratch[name] = np.empty(shape)  # a pass's batches shrink at most
-        return found[:, : shape[1]]
+        if found is None or found.size < size:
+            found = self._scratch[name] = np.empty(size)  # a pass's batches shrink at most
+        # contiguous, whatever the batch's length: np.dot releases the GIL only then
+        return found[:size].reshape(shape)
 
     def _add_moments(self, rows: Rows, force: bool = False) -> bool:
         a = len(self.layout.numeric_names)
@@ -627,7 +629,7 @@ class SideStats:
                     dtype=np.int64,
                 )
                 indicators[where[rows.codes[j]] - a, columns] += 1.0
-        G = block @ block.T
+        G = np.dot(block, block.T)
         if not (force or np.isfinite(np.diagonal(G)).all()):
             return False
         offset = G[0, 1:] / n
@@ -652,12 +654,21 @@ class SideStats:
         fold = fold.astype(np.int8 if self.folds < 128 else np.int64)
         order = np.argsort(fold, kind="stable")
         bounds = np.concatenate([[0], np.cumsum(np.bincount(fold, minlength=self.folds))])
-        A = np.take(A, order, axis=1, mode="clip")  # in range by construction: no checks
+        # each fold's rows gathered into a contiguous block of one scratch buffer, since np.dot
+        # releases the GIL only on contiguous operands (np.matmul never does); column by
+        # column, so that each column is read from the cache by all the folds' gathers
+        width = A.shape[0]
+        sorted_ = self._buffer("sorted", (1, A.size)).reshape(-1)
+        blocks = [sorted_[width * bounds[f]:width * bounds[f + 1]].reshape(width, -1)
+                  for f in range(self.folds)]
+        members = [order[bounds[f]:bounds[f + 1]] for f in range(self.folds)]
+        for j in range(width):
+            for block, index in zip(blocks, members):
+                np.take(A[j], index, out=block[j], mode="clip")  # in range: no checks
         grams = np.zeros_like(self.grams)
-        for f in range(self.folds):
-            part = A[:, bounds[f]:bounds[f + 1]]
-            if part.shape[1]:
-                grams[f] = part @ part.T
+        for f, block in enumerate(blocks):
+            if block.shape[1]:
+                grams[f] = np.dot(block, block.T)
         if not (force or np.isfinite(np.diagonal(grams, axis1=1, axis2=2)).all()):
             return False
         self.grams += grams

@@ -171,3 +171,25 @@ def test_write_text_where_it_may_not_is_an_input_error(tmp_path, monkeypatch):
     monkeypatch.setattr(io.tempfile, "mkstemp", refused)
     with pytest.raises(InputError, match="r.json: cannot write the report there: Permission denied"):
         io.write_text(tmp_path / "r.json", "x")
+
+
+@pytest.mark.parametrize("whole_groups", [True, False])
+def test_parquet_batches_are_the_rows_in_order_whatever_the_reading(tmp_path, monkeypatch, whole_groups):
+    # small row groups are read whole and cut into batches; big ones are read batch by batch
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(3)
+    table = pa.table({"a": rng.normal(size=2500), "b": rng.integers(0, 9, 2500), "c": ["x"] * 2500})
+    path = tmp_path / "groups.parquet"
+    pq.write_table(table, path, row_group_size=700)
+    monkeypatch.setattr(io, "WHOLE_GROUP_BYTES", 2 ** 40 if whole_groups else 0)
+    scan = io.scan(path)
+    batches = list(scan.batches(["b", "a"], batch_size=300))
+    assert max(b.num_rows for b in batches) <= 300
+    read = pa.Table.from_batches(batches)
+    assert read.column_names == ["b", "a"]
+    assert read.equals(table.select(["b", "a"]))
+    part = io.Partition(str(path), "parquet", row_groups=(2, 1))
+    assert pa.Table.from_batches(list(part.batches(["a"], 256))).equals(
+        pa.concat_tables([table.slice(1400, 700), table.slice(700, 700)]).select(["a"]))
