@@ -218,7 +218,7 @@ def fisher_information(D: np.ndarray, P: np.ndarray, weights: np.ndarray | None 
             w = P[:, k + 1] * ((k == l) - P[:, l + 1])
             if weights is not None:
                 w = w * weights
-            block = (D.T * w) @ D / n
+            block = np.dot(D.T * w, D) / n  # np.dot releases the GIL (np.matmul does not)
             F[k * p:(k + 1) * p, l * p:(l + 1) * p] = block
             F[l * p:(l + 1) * p, k * p:(k + 1) * p] = block.T
     return F

@@ -77,7 +77,6 @@ from .models import (
     Model,
     _penalty,
     check_loss,
-    class_probabilities,
     fisher_information,
     kernel_bandwidth,
     solve_least_absolute,
@@ -438,6 +437,27 @@ class Rows:
         return block
 
 
+def fold_blocks(A: np.ndarray, fold: np.ndarray, k: int, scratch: np.ndarray):
+    """The columns of ``A`` (r, n) fold by fold: ``(blocks, members)``, ``blocks[f]`` a contiguous
+    (r, n_f) array in ``scratch`` (r n values at least) and ``members[f]`` the columns' indices.
+
+    Contiguous because np.dot releases the GIL only on contiguous operands (np.matmul never
+    does); gathered column by column, so that all the folds' gathers read a column from the
+    cache.
+    """
+    if k < 128 and fold.dtype.itemsize > 1:
+        fold = fold.astype(np.int8)  # a stable sort of bytes is a radix sort
+    order = np.argsort(fold, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(fold, minlength=k))])
+    width = A.shape[0]
+    blocks = [scratch[width * bounds[f]:width * bounds[f + 1]].reshape(width, -1) for f in range(k)]
+    members = [order[bounds[f]:bounds[f + 1]] for f in range(k)]
+    for j in range(width):
+        for block, index in zip(blocks, members):
+            np.take(A[j], index, out=block[j], mode="clip")  # in range by construction
+    return blocks, members
+
+
 class SideStats:
     """What one pass over one input keeps (the reference's, or the shifted data's first pass).
 
@@ -652,19 +672,7 @@ class SideStats:
         encoder.augmented_into(A, rows, self.catalog, folds, spread)
         fold = finish_folds(folds.total, self.folds, self.seed)
         fold = fold.astype(np.int8 if self.folds < 128 else np.int64)
-        order = np.argsort(fold, kind="stable")
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(fold, minlength=self.folds))])
-        # each fold's rows gathered into a contiguous block of one scratch buffer, since np.dot
-        # releases the GIL only on contiguous operands (np.matmul never does); column by
-        # column, so that each column is read from the cache by all the folds' gathers
-        width = A.shape[0]
-        sorted_ = self._buffer("sorted", (1, A.size)).reshape(-1)
-        blocks = [sorted_[width * bounds[f]:width * bounds[f + 1]].reshape(width, -1)
-                  for f in range(self.folds)]
-        members = [order[bounds[f]:bounds[f + 1]] for f in range(self.folds)]
-        for j in range(width):
-            for block, index in zip(blocks, members):
-                np.take(A[j], index, out=block[j], mode="clip")  # in range: no checks
+        blocks, _ = fold_blocks(A, fold, self.folds, self._buffer("sorted", (1, A.size)).reshape(-1))
         grams = np.zeros_like(self.grams)
         for f, block in enumerate(blocks):
             if block.shape[1]:
@@ -1051,13 +1059,19 @@ def softmax_t(logits: np.ndarray, J: int, m: int, y: np.ndarray, entropies: bool
 
 
 class LossPass:
-    """Per-model sums over one pass at fixed parameters: loss, gradient, Fisher information."""
+    """Per-model sums over one pass at fixed parameters: loss, gradient, Fisher information.
+
+    ``per_fold``: the index of a model trained on every row whose sums are also kept fold by
+    fold (``fold_rows`` (K,), ``fold_loss`` (K,), ``fold_gradient`` (K, p, m) and
+    ``fold_fisher`` (K, p m, p m)): what the cross-fitted models' Newton steps are built from.
+    """
 
     def __init__(self, layout: Layout, encoder: Encoder, loss: Loss, params: list[np.ndarray],
                  roles: list[ModelRole], folds: int, seed: int, hessians: list[bool],
-                 catalog: Catalog, path: tuple[int, int] | None = None):
+                 catalog: Catalog, path: tuple[np.ndarray, int] | None = None,
+                 per_fold: int | None = None, per_fold_fisher: bool = True):
         self.layout, self.encoder, self.loss = layout, encoder, loss
-        #: (old, new): also sum the explanation's path gradient between those two models
+        #: (old parameters, index of the new model): also sum the explanation's path gradient
         self.path = path
         self.path_total = None
         if path is not None:
@@ -1075,8 +1089,23 @@ class LossPass:
         self.held_loss = np.zeros(J)
         self.held_rows = np.zeros(J)
         self.gradient = [np.zeros_like(B) for B in params]
+        #: the gradient of a cross-fitted model's loss on its held-out fold
+        self.held_gradient = [np.zeros_like(B) for B in params]
         self.fisher = [None] * J
+        self.per_fold = per_fold
+        if per_fold is not None:
+            p, m = params[per_fold].shape
+            self.fold_rows = np.zeros(folds)
+            self.fold_loss = np.zeros(folds)
+            self.fold_gradient = np.zeros((folds, p, m))
+            self.fold_fisher = np.zeros((folds, p * m, p * m)) if per_fold_fisher else None
         self._stats = _decoder(layout, catalog)
+        self._scratch = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_scratch"] = None
+        return state
 
     def update(self, batch: pa.RecordBatch) -> None:
         rows = self._stats.decode(batch)
@@ -1087,8 +1116,8 @@ class LossPass:
         Dt = np.empty((encoder.p, rows.n))
         Dt[0] = 1.0
         fold = None
-        if any(r.fold >= 0 for r in self.roles):  # the folds' hash, row by row of the design
-            hashed = fold_hash(rows.n)
+        if self.per_fold is not None or any(r.fold >= 0 for r in self.roles):
+            hashed = fold_hash(rows.n)  # the folds' hash, row by row of the design
             encoder.design_into(Dt[1:], rows, self.catalog, hashed)
             hashed.add(encoder.hashed_target(y), "\0target")
             fold = finish_folds(hashed.total, self.folds, self.seed)
@@ -1099,7 +1128,7 @@ class LossPass:
             self._update_ce(D, y, fold)
         else:
             for j, (B, role) in enumerate(zip(self.params, self.roles)):
-                r = np.abs(y - D @ B) if self.loss is Loss.MAE else (y - D @ B) ** 2
+                r = np.abs(y - np.dot(D, B)) if self.loss is Loss.MAE else (y - np.dot(D, B)) ** 2
                 self._add(j, role, r, fold)
 
     def _add(self, j: int, role: ModelRole, per_row: np.ndarray, fold) -> np.ndarray:
@@ -1116,47 +1145,95 @@ class LossPass:
 
     def _update_ce(self, D: np.ndarray, y: np.ndarray, fold) -> None:
         """All models at once, laid out (model, class, row) so that every reduction runs over
-        whole rows of memory (a reduction over a 2-wide axis costs a call per row)."""
+        whole rows of memory (a reduction over a 2-wide axis costs a call per row). A model
+        held out on a fold is summed over all rows, less that fold's rows (gathered once for
+        all the models): no mask over all the rows per model."""
         n, p = D.shape
         J, m = len(self.params), self.params[0].shape[1]
-        probabilities, ce = softmax_t(np.hstack(self.params).T @ D.T, J, m, y)  # (J, m, n), (J, n)
+        # np.dot, not @: np.matmul holds the GIL, and the computing threads would take turns
+        logits = np.dot(np.ascontiguousarray(np.hstack(self.params).T), D.T)
+        probabilities, ce = softmax_t(logits, J, m, y)  # (J, m, n), (J, n)
         if m == 1:  # (J, 1, n): P - Y
             residual = probabilities - (y > 0)
         else:
             hit = np.flatnonzero(y > 0)
             residual = probabilities.copy()
             residual[:, y[hit] - 1, hit] -= 1.0  # (J, m, n): P - Y
-        counts = None if fold is None else np.bincount(fold, minlength=self.folds)
+        blocks = members = None
+        if fold is not None:
+            if self._scratch is None or self._scratch.size < p * n:
+                self._scratch = np.empty(p * n)
+            blocks, members = fold_blocks(D.T, fold, self.folds, self._scratch)
+        if self.per_fold is not None:
+            j = self.per_fold
+            self._add_per_fold(blocks, members, probabilities[j], residual[j], ce[j])
+        held = {}  # model -> the gradient of its loss on its held-out fold, in this batch
         for j, role in enumerate(self.roles):
-            train = None
+            total = float(ce[j].sum())
             if role.fold < 0:
-                self.train_loss[j] += ce[j].sum()
+                self.train_loss[j] += total
                 self.train_rows[j] += n
-            else:  # each fold's sum in one pass over the rows
-                per_fold = np.bincount(fold, weights=ce[j], minlength=self.folds)
-                self.held_loss[j] += per_fold[role.fold]
-                self.held_rows[j] += counts[role.fold]
-                self.train_loss[j] += per_fold.sum() - per_fold[role.fold]
-                self.train_rows[j] += n - counts[role.fold]
-                train = fold != role.fold
+            else:
+                index = members[role.fold]
+                loss = float(ce[j, index].sum())
+                self.held_loss[j] += loss
+                self.held_rows[j] += index.size
+                self.train_loss[j] += total - loss
+                self.train_rows[j] += n - index.size
+                if not role.evaluate:
+                    held[j] = np.dot(blocks[role.fold], np.take(residual[j], index, axis=1).T)  # (p, m)
+                    self.held_gradient[j] += held[j]
             if role.evaluate:
                 residual[j] = 0.0
                 continue
-            if train is not None:
-                residual[j] *= train
-            if self.hessians[j]:
+            if not self.hessians[j]:
+                continue
+            weight = None
+            if role.fold >= 0:
+                weight = (fold != role.fold).astype(float)
+            if m == 1:  # D' diag(p (1 - p)) D as one symmetric product
+                w = probabilities[j, 0] * (1.0 - probabilities[j, 0])
+                root = D.T * np.sqrt(w if weight is None else w * weight)  # (p, n)
+                F = np.dot(root, root.T)
+            else:
                 P = np.empty((n, m + 1))
                 P[:, 1:] = probabilities[j].T
                 P[:, 0] = 1.0 - P[:, 1:].sum(axis=1)
-                F = fisher_information(D, P, None if train is None else train.astype(float)) * n
-                self.fisher[j] = F if self.fisher[j] is None else self.fisher[j] + F
-        gradient = D.T @ residual.reshape(J * m, n).T  # (p, J m)
+                F = fisher_information(D, P, weight) * n
+            self.fisher[j] = F if self.fisher[j] is None else self.fisher[j] + F
+        gradient = np.dot(D.T, residual.reshape(J * m, n).T)  # (p, J m), over all rows
         for j in range(J):
             self.gradient[j] += gradient[:, j * m:(j + 1) * m]
+            if j in held:  # trained without its fold
+                self.gradient[j] -= held[j]
         if self.path is not None:
             old, new = self.path
-            self.path_total += path_gradient_sum(D, y, self.params[new], self.params[old],
-                                                 *self._nodes)
+            self.path_total += path_gradient_sum(D, y, self.params[new], old, *self._nodes)
+
+    def _add_per_fold(self, blocks: list[np.ndarray], members: list[np.ndarray], P: np.ndarray,
+                      R: np.ndarray, ce: np.ndarray) -> None:
+        """Fold by fold: rows, loss, gradient and Fisher information of one model, from the
+        design's fold blocks (p, n_f), its probabilities ``P`` (m, n), residuals ``R = P - Y``
+        (m, n) and losses ``ce`` (n,)."""
+        m = P.shape[0]
+        for f, (block, index) in enumerate(zip(blocks, members)):
+            if not index.size:
+                continue
+            self.fold_rows[f] += index.size
+            self.fold_loss[f] += float(ce[index].sum())
+            # np.take: an indexed gather of a 2-d array's columns holds the GIL, and is slower
+            self.fold_gradient[f] += np.dot(block, np.take(R, index, axis=1).T)
+            if self.fold_fisher is None:
+                continue
+            if m == 1:
+                p1 = P[0, index]
+                root = block * np.sqrt(p1 * (1.0 - p1))
+                self.fold_fisher[f] += np.dot(root, root.T)
+            else:
+                Pf = np.empty((index.size, m + 1))
+                Pf[:, 1:] = np.take(P, index, axis=1).T
+                Pf[:, 0] = 1.0 - Pf[:, 1:].sum(axis=1)
+                self.fold_fisher[f] += fisher_information(block.T, Pf) * index.size
 
     def merge(self, other: "LossPass") -> "LossPass":
         self.train_loss += other.train_loss
@@ -1167,8 +1244,15 @@ class LossPass:
             self.path_total += other.path_total
         for j in range(len(self.params)):
             self.gradient[j] += other.gradient[j]
+            self.held_gradient[j] += other.held_gradient[j]
             if other.fisher[j] is not None:
                 self.fisher[j] = other.fisher[j] if self.fisher[j] is None else self.fisher[j] + other.fisher[j]
+        if self.per_fold is not None:
+            self.fold_rows += other.fold_rows
+            self.fold_loss += other.fold_loss
+            self.fold_gradient += other.fold_gradient
+            if self.fold_fisher is not None:
+                self.fold_fisher += other.fold_fisher
         return self
 
     def finish(self) -> "LossPass":
@@ -1182,19 +1266,19 @@ def path_gradient_sum(D, y, new, old, t, w) -> np.ndarray:
     if m == 1:
         from .explain import mean_logistic_on_segment
 
-        mean = mean_logistic_on_segment(D @ new[:, 0], D @ (old - new)[:, 0])
-        return D.T @ (mean - (y > 0))[:, None]
+        mean = mean_logistic_on_segment(np.dot(D, new[:, 0]), np.dot(D, (old - new)[:, 0]))
+        return np.dot(D.T, mean - (y > 0))[:, None]
     Y = np.zeros((m, n))
     hit = np.flatnonzero(y > 0)
     Y[y[hit] - 1, hit] = 1.0
     # the logits along the path are affine in s: two products, not one per node
-    start, slope = (D @ new).T, (D @ (old - new)).T  # (m, n)
+    start, slope = np.dot(D, new).T, np.dot(D, old - new).T  # (m, n)
     mean = np.zeros((m, n))
     for part in np.array_split(np.arange(t.size), 4):  # nodes in groups: bounded memory
         logits = start[None] + t[part, None, None] * slope[None]  # (nodes, m, n)
         P, _ = softmax_t(logits.reshape(part.size * m, n), part.size, m, y, entropies=False)
         mean += np.tensordot(w[part], P, axes=1)
-    return D.T @ (mean - w.sum() * Y).T
+    return np.dot(D.T, (mean - w.sum() * Y).T)
 
 
 class PathPass:
@@ -1223,13 +1307,13 @@ class PathPass:
         delta = self.old - self.new
         self.rows += D.shape[0]
         if self.loss is Loss.MAE:
-            a = y - D @ self.new
-            b = D @ delta
+            a = y - np.dot(D, self.new)
+            b = np.dot(D, delta)
             with np.errstate(divide="ignore", invalid="ignore"):
                 crossing = np.where(b != 0, a / b, np.inf)
             inside = (crossing > 0) & (crossing < 1)
             mean_sign = np.where(inside, np.sign(a) * (2 * crossing - 1), np.sign(a - 0.5 * b))
-            self.total += -D.T @ mean_sign
+            self.total -= np.dot(D.T, mean_sign)
             return
         self.total += path_gradient_sum(D, y, self.new, self.old, self.t, self.w)
 
@@ -1785,10 +1869,13 @@ class _LossFactory:
     hessians: list
     catalog: Catalog
     path: tuple | None = None
+    per_fold: int | None = None
+    per_fold_fisher: bool = True
 
     def __call__(self) -> LossPass:
         return LossPass(self.layout, self.encoder, self.loss, self.params, self.roles,
-                        self.folds, self.seed, self.hessians, self.catalog, self.path)
+                        self.folds, self.seed, self.hessians, self.catalog, self.path,
+                        self.per_fold, self.per_fold_fisher)
 
 
 def _initial_capacity(layout: Layout, rows: int | None) -> int:
@@ -1805,9 +1892,12 @@ def _reference_rows(reference: Reference):
     return encoder.design(rows, ref.catalog), encoder.target(rows, ref.catalog)
 
 
-def _fit_reference(reference: Reference, scan, runner, settings: Settings | None) -> None:
+def _fit_reference(reference: Reference, scan, runner, settings: Settings | None,
+                   curvature: bool = True) -> None:
     """The old model: exact from the moments (linear/MSE), or fitted by passes (logistic), or
-    on the spread sample (MAE); with its energy on the reference (a sum over its rows)."""
+    on the spread sample (MAE); with its energy on the reference (a sum over its rows).
+    ``curvature``: the logistic model's Fisher information at its final parameters is needed
+    (the parameter entropy; a profile keeps it), not only where it steers the steps."""
     ref, encoder = reference.stats, reference.encoder
     ridge = DEFAULT_RIDGE[reference.family]
     if reference.family is Family.LINEAR and reference.loss is Loss.MSE:
@@ -1827,14 +1917,13 @@ def _fit_reference(reference: Reference, scan, runner, settings: Settings | None
         reference.energy_sum = float(sums.train_loss[0])
         return
     K = len(reference.classes)
-    B0 = solve_logistic(D_s, y_s, K, ridge)
-    params, sums, notes = _newton_passes(
-        scan, runner, reference.layout, encoder, [B0], [ModelRole()], [(D_s, y_s, None)],
-        settings, ref.catalog, ridge, exact=[True], label=scan.path,
-    )
-    reference.params = params[0]
-    reference.energy_sum = float(sums.train_loss[0])
-    reference.curvature = sums.fisher[0] / sums.train_rows[0] + ridge * np.eye(params[0].size)
+    B0 = solve_logistic(D_s, y_s, K, ridge)  # warm start: the spread sample
+    params, loss, curvature_, notes = _newton_passes(
+        scan, runner, reference.layout, encoder, B0, settings, ref.catalog, ridge, scan.path,
+        curvature)
+    reference.params = params
+    reference.energy_sum = loss
+    reference.curvature = curvature_
     reference.notes = (*reference.notes, *notes)
 
 
@@ -1844,72 +1933,198 @@ def _quadratic(G: np.ndarray, b: np.ndarray) -> float:
     return float(v @ G @ v) / G[0, 0]
 
 
-def _newton_passes(scan, runner, layout, encoder, params, roles, samples, settings, catalog,
-                   ridge, exact, label, path: tuple[int, int] | None = None):
-    """Advance the trainable models by chord Newton passes until each one's decrement is at
-    most :data:`NEWTON_TOL`; returns the parameters and the sums of the final pass (taken at
-    those parameters). ``samples`` give each model's warm-start rows for its first Hessian.
-    ``exact``: models that get a fresh exact Hessian every pass (Newton proper). ``path``:
-    (old, new) model indices whose explanation path is summed in the passes where ``new`` is
-    nearly converged, so that the final pass usually carries it (``sums.path_total``, taken at
-    the final parameters; ``None`` when it is not)."""
-    J = len(params)
-    params = [B.copy() for B in params]
-    hessian = [None] * J
-    for j, (D, y, mask) in enumerate(samples):
-        if roles[j].evaluate or exact[j]:
-            continue
-        rows = slice(None) if mask is None else mask
-        P = class_probabilities(D[rows], params[j])
-        hessian[j] = fisher_information(D[rows], P) + ridge * np.eye(params[j].size)
-    trainable = [not r.evaluate for r in roles]
-    done = [not t for t in trainable]
-    previous = [None] * J
-    step = [None] * J
-    notes = []
-    for passes in range(1, MAX_PASSES + 1):
-        want = list(exact)  # a converged model's Fisher is still wanted: the final pass's
-        near = path is not None and (done[path[1]] or (
-            previous[path[1]] is not None and previous[path[1]][2] <= 1e-6))
-        sums = runner.run(scan, PassSpec(
-            _LossFactory(layout, encoder, Loss.CE, params, roles, settings.folds, settings.seed,
-                         want, catalog, path if near else None),
-            layout.used, f"fitting on {label} (pass {passes})"))
-        for j in range(J):
-            if done[j]:
-                continue
-            n = sums.train_rows[j]
-            B = params[j]
-            objective = sums.train_loss[j] / n + 0.5 * ridge * float(np.sum(B * B))
-            if sums.fisher[j] is not None:
-                hessian[j] = sums.fisher[j] / n + ridge * np.eye(B.size)
-            g = (sums.gradient[j] / n + ridge * B).ravel(order="F")
-            from scipy import linalg
+def _newton_passes(scan, runner, layout, encoder, start: np.ndarray, settings, catalog,
+                   ridge: float, label: str, curvature: bool = True):
+    """One logistic model fitted by Newton's method, a pass over the data per step (loss,
+    gradient and Fisher information at the current parameters), until its decrement is at most
+    :data:`NEWTON_TOL`; returns the parameters, the summed loss there, the mean Fisher
+    information plus the ridge (at the final parameters if ``curvature``, else where it was
+    last computed) and notes.
 
-            s = linalg.solve(hessian[j], g, assume_a="pos")
-            decrement = float(g @ s)
-            if decrement <= NEWTON_TOL:
-                done[j] = True
-                continue
-            if previous[j] is not None and objective > previous[j][0]:
-                # the chord step went uphill: halve it, and take exact Hessians from now on
-                old_B = previous[j][1]
-                step[j] = 0.5 * step[j]
-                params[j] = old_B - step[j]
-                exact[j] = True
-                if np.max(np.abs(step[j])) < 1e-14:
-                    params[j], done[j] = old_B, True
-                continue
-            if previous[j] is not None and decrement > 0.01 * previous[j][2]:
-                exact[j] = True  # slow (a poor sampled Hessian): Newton proper from now on
-            previous[j] = (objective, B, decrement)
-            step[j] = s.reshape(B.shape, order="F")
-            params[j] = B - step[j]
-        if all(done):
-            return params, sums, notes
-    notes.append(f"{label}: the logistic solver stopped after {MAX_PASSES} passes before its"
-                 " Newton decrement reached 1e-10")
-    return params, sums, notes
+    A pass skips the Fisher information when Newton's quadratic rate, measured on the last two
+    decrements, predicts that the pass will find the model converged (``d^3 / d_prev^2`` at
+    most a tenth of the tolerance); if it does not, the step uses the last one (a chord step).
+    """
+    descent = _Descent(start.copy())
+    eye = np.eye(start.size)
+    hessian, want, previous = None, True, None
+    for passes in range(1, MAX_PASSES + 1):
+        B = descent.params
+        sums = runner.run(scan, PassSpec(
+            _LossFactory(layout, encoder, Loss.CE, [B], [ModelRole()], settings.folds,
+                         settings.seed, [want], catalog),
+            layout.used, f"fitting on {label} (pass {passes})"))
+        n = sums.train_rows[0]
+        if sums.fisher[0] is not None:
+            hessian = sums.fisher[0] / n + ridge * eye
+        objective = sums.train_loss[0] / n + 0.5 * ridge * float(np.sum(B * B))
+        descent.propose(objective, sums.gradient[0] / n + ridge * B, hessian)
+        if descent.converged:
+            return B, float(sums.train_loss[0]), hessian, []
+        want = curvature or not _predicted_converged(descent.decrement, previous)
+        previous = descent.decrement
+        descent.move()
+    return B, float(sums.train_loss[0]), hessian, [
+        f"{label}: the logistic solver stopped after {MAX_PASSES} passes before its Newton"
+        " decrement reached 1e-10"]
+
+
+def _predicted_converged(decrement: float, previous: float | None) -> bool:
+    """Whether Newton's quadratic rate, ``d_next = d^3 / d_prev^2``, puts the next decrement
+    below a tenth of :data:`NEWTON_TOL` (a prediction that only saves work: convergence is
+    always checked on the sums of a pass)."""
+    return previous is not None and decrement ** 3 <= 0.1 * NEWTON_TOL * previous ** 2
+
+
+@dataclass
+class CrossFitted:
+    """The shifted side's logistic fits (:func:`_cross_fitted_newton`): the refreshed model
+    (p, m), the K fold models, and sums over the rows at those parameters."""
+
+    params: np.ndarray
+    fold_params: list[np.ndarray]
+    rows: int
+    before: float  # the old model's loss, summed over the rows
+    inside: float  # the refreshed model's
+    outside: float  # each fold model's on its held-out fold, summed over the folds
+    curvature: np.ndarray  # the refreshed model's mean Fisher information plus the ridge
+    path_total: np.ndarray | None
+    notes: list[str]
+
+
+def _newton_step(hessian: np.ndarray, gradient: np.ndarray) -> tuple[np.ndarray, float]:
+    """The Newton step ``H^-1 g`` and the decrement ``g' H^-1 g``."""
+    from scipy import linalg
+
+    step = linalg.solve(hessian, gradient, assume_a="pos")
+    return step, float(gradient @ step)
+
+
+class _Descent:
+    """One model's Newton iterations: the step from the sums at its current parameters
+    (:meth:`propose`), then taken (:meth:`move`), or halved back from the previous point when
+    the objective went up."""
+
+    def __init__(self, params: np.ndarray):
+        self.params = params
+        #: the Newton step from the sums at ``params`` and its decrement
+        self.step = np.zeros_like(params)
+        self.decrement = np.inf
+        self.stuck = False  # the objective rose for steps too small to matter: rounding rules
+        self._objective = np.inf
+        self._last = None  # (objective, parameters, step) of the previous step taken
+
+    @property
+    def converged(self) -> bool:
+        return self.decrement <= NEWTON_TOL or self.stuck
+
+    def propose(self, objective: float, gradient: np.ndarray, hessian: np.ndarray) -> float:
+        """The Newton step from the sums at :attr:`params`; returns its decrement."""
+        s, self.decrement = _newton_step(hessian, gradient.ravel(order="F"))
+        self.step = s.reshape(self.params.shape, order="F")
+        self._objective = objective
+        return self.decrement
+
+    def move(self) -> None:
+        last = self._last
+        if last is not None and self._objective > last[0]:
+            value, start, step = last
+            self._last = (value, start, 0.5 * step)
+            self.params = start - 0.5 * step
+            self.stuck = bool(np.max(np.abs(step)) < 1e-14)
+            if self.stuck:
+                self.params = start
+        else:
+            self._last = (self._objective, self.params, self.step)
+            self.params = self.params - self.step
+
+
+def _cross_fitted_newton(scan, runner, layout, encoder, old: np.ndarray, start: np.ndarray,
+                         settings, catalog, ridge: float, label: str, path: bool,
+                         curvature: bool = True) -> CrossFitted:
+    """The refreshed logistic model and its K fold models (each trained without one fold),
+    fitted together by passes over the shifted data until, in one pass, every model's Newton
+    decrement is at most :data:`NEWTON_TOL` (at the parameters that pass evaluated).
+
+    Every pass keeps the refreshed model's sums fold by fold (loss, gradient, Fisher
+    information). Its own Newton step uses their totals; fold model k's Hessian is the total
+    without fold k. So after the first pass each fold model is one exact Newton step from the
+    refreshed model (no fit of its own on a sample); its later steps use the refreshed model's
+    curvature, which differs from its own by their distance, about ``sqrt(p / n)``: the
+    decrement contracts by about ``p / n`` a pass on top of Newton's. Until the last pass every
+    model takes its step, converged or not: the passes happen anyway. The old model is
+    evaluated in the first pass. ``path``: the explanation's path gradient is summed in the
+    passes where the refreshed model's decrement was already below 1e-6 (so usually in the
+    final one; ``path_total`` is ``None`` otherwise). The fold Fisher information is skipped
+    where :func:`_predicted_converged` says every model will be found converged, unless
+    ``curvature`` (the refreshed model's, at its final parameters, is needed).
+    """
+    K = settings.folds
+    p, m = start.shape
+    eye = np.eye(p * m)
+    full = _Descent(start.copy())
+    folds: list[_Descent] | None = None
+    before = fisher = None
+    want, last = True, {}  # last: each model's decrement in the previous pass
+    for passes in range(1, MAX_PASSES + 1):
+        if folds is None:  # the first pass: the old model, then the refreshed one
+            params, roles, at = [old, full.params], [ModelRole(evaluate=True), ModelRole()], 1
+        else:
+            params = [full.params, *(d.params for d in folds)]
+            roles, at = [ModelRole(), *(ModelRole(fold=f) for f in range(K))], 0
+        near = path and full.decrement <= 1e-6
+        sums = runner.run(scan, PassSpec(
+            _LossFactory(layout, encoder, Loss.CE, params, roles, K, settings.seed,
+                         [False] * len(params), catalog, (old, at) if near else None, at, want),
+            layout.used, f"fitting on {label} (pass {passes})"))
+        if before is None:
+            before = float(sums.train_loss[0])
+        if sums.fold_fisher is not None:
+            fisher = sums.fold_fisher
+        n = float(sums.fold_rows.sum())
+        H, G, L = fisher.sum(axis=0), sums.fold_gradient.sum(axis=0), float(sums.fold_loss.sum())
+        B = full.params
+        full.propose(L / n + 0.5 * ridge * float(np.sum(B * B)), G / n + ridge * B, H / n + ridge * eye)
+        first = folds is None
+        if first:  # fold f's sums are the refreshed model's without fold f
+            folds = [_Descent(B) for _ in range(K)]
+        for f, descent in enumerate(folds):
+            rows = max(n - float(sums.fold_rows[f]), 1.0)
+            if first:
+                loss, gradient = L - sums.fold_loss[f], G - sums.fold_gradient[f]
+            else:
+                loss, gradient = sums.train_loss[1 + f], sums.gradient[1 + f]
+            b = descent.params
+            descent.propose(float(loss) / rows + 0.5 * ridge * float(np.sum(b * b)),
+                            gradient / rows + ridge * b, (H - fisher[f]) / rows + ridge * eye)
+        converged = not first and full.converged and all(d.converged for d in folds)
+        if converged or passes == MAX_PASSES:
+            return _cross_fitted(full, folds, sums, before, n, H, L, ridge, eye, [] if converged else [
+                f"{label}: the logistic solver stopped after {MAX_PASSES} passes before its"
+                " Newton decrement reached 1e-10"])
+        want = curvature or not all(
+            _predicted_converged(d.decrement, last.get(i)) for i, d in enumerate((full, *folds)))
+        last = {i: d.decrement for i, d in enumerate((full, *folds))}
+        for descent in (full, *folds):
+            descent.move()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _cross_fitted(full: _Descent, folds: list[_Descent], sums: LossPass, before: float,
+                  n: float, H: np.ndarray, L: float, ridge: float, eye: np.ndarray,
+                  notes: list[str]) -> CrossFitted:
+    # a fold model's held-out loss moves to first order with its parameters (it is not the loss
+    # the model minimises): the Newton step left untaken (its decrement at most 1e-10) is taken
+    # here, with the held-out loss corrected to first order, leaving an error of the order of
+    # the decrement, as for the losses the models minimise
+    outside = 0.0
+    for f, descent in enumerate(folds):
+        outside += float(sums.held_loss[1 + f]) - float(np.sum(sums.held_gradient[1 + f] * descent.step))
+    return CrossFitted(
+        params=full.params, fold_params=[d.params - d.step for d in folds], rows=int(n),
+        before=before, inside=L, outside=outside, curvature=H / n + ridge * eye,
+        path_total=sums.path_total, notes=notes,
+    )
 
 
 def compare_stream(
@@ -2014,7 +2229,8 @@ def _compare_with(reference: Reference, new_scan, settings, runner, ref_hash, ne
         _check_linear_target(new, layout, new_scan.path)
         _check_rows_for_parameters(encoder.p, ref.rows_used, new.rows_used, settings.folds, names)
         if reference.params is None:
-            _fit_reference(reference, reference._scan, runner, settings)
+            _fit_reference(reference, reference._scan, runner, settings,
+                           settings.entropy == "parameters")
     else:
         if new is None:
             capacity = _initial_capacity(layout, settings.spread_rows)
@@ -2036,7 +2252,8 @@ def _compare_with(reference: Reference, new_scan, settings, runner, ref_hash, ne
         new.sample.truncate(spread_size(encoder.p, settings.spread_rows))
         _check_rows_for_parameters(encoder.p, ref.rows_used, new.rows_used, settings.folds, names)
         if reference.params is None:
-            _fit_reference(reference, reference._scan, runner, settings)
+            _fit_reference(reference, reference._scan, runner, settings,
+                           settings.entropy == "parameters")
     n_new = new.rows_used
     if n_new < 2 * settings.folds:
         raise InputError(
@@ -2159,29 +2376,22 @@ def _transition(reference: Reference, new: SideStats, new_scan, settings: Settin
         refreshed = encoder.model(loss, b_new)
         if n > rows.n or n_ref > ref.sample.keys.size:
             notes.append(_mae_note(refreshed, D_s, y_s, n))
-    else:  # logistic: chord Newton passes over the shifted data, K + 1 models at once
-        C = len(encoder.classes)
-        B_full = solve_logistic(D_s, y_s, C, ridge)
-        fold_params = [solve_logistic(D_s[fold_s != f], y_s[fold_s != f], C, ridge) for f in range(K)]
-        params = [reference.params, B_full, *fold_params]
-        roles = [ModelRole(evaluate=True), ModelRole(), *(ModelRole(fold=f) for f in range(K))]
-        samples = [(D_s, y_s, None), (D_s, y_s, None), *((D_s, y_s, fold_s != f) for f in range(K))]
-        exact = [False, settings.entropy == "parameters", *([False] * K)]
+    else:  # logistic: the refreshed model and its fold models in the same passes
+        start = solve_logistic(D_s, y_s, len(encoder.classes), ridge)  # warm start: the sample
         sampled_all = n == D_s.shape[0]  # then the explanation needs no pass
-        params, sums, solver_notes = _newton_passes(
-            new_scan, runner, reference.layout, encoder, params, roles, samples, settings,
-            new.catalog, ridge, exact, new_scan.path, path=None if sampled_all else (0, 1),
-        )
-        notes += solver_notes
-        path_total = sums.path_total
-        b_new, fold_params = params[1], params[2:]
+        fit = _cross_fitted_newton(new_scan, runner, reference.layout, encoder, reference.params,
+                                   start, settings, new.catalog, ridge, new_scan.path,
+                                   path=not sampled_all,
+                                   curvature=settings.entropy == "parameters")
+        notes += fit.notes
+        path_total = fit.path_total
+        b_new, fold_params = fit.params, fit.fold_params
         means = {
-            "before": sums.train_loss[0] / n, "in": sums.train_loss[1] / n,
-            "out": sums.held_loss[2:].sum() / n, "ref": reference.energy_sum / n_ref,
+            "before": fit.before / n, "in": fit.inside / n, "out": fit.outside / n,
+            "ref": reference.energy_sum / n_ref,
         }
         refreshed = encoder.model(loss, b_new)
-        if sums.fisher[1] is not None:
-            curvature_new = sums.fisher[1] / n + ridge * np.eye(b_new.size)
+        curvature_new = fit.curvature
     # per-row losses of the spread samples, for the standard errors
     before_s = old.loss_per_row_design(D_s, y_s)
     in_s = refreshed.loss_per_row_design(D_s, y_s)
