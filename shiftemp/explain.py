@@ -68,6 +68,26 @@ def mean_logistic_on_segment(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+def segment_start_slope(mean: np.ndarray, start: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``d m / d a - d m / d b = (m - sigma(a)) / b`` elementwise, for ``m`` the
+    :func:`mean_logistic_on_segment` of ``(a, b)`` and ``start = sigma(a)``: how ``m`` moves
+    when the segment's start moves and its end stays (the derivative of the explanation's path
+    gradient in the refreshed model's parameters). Near ``b = 0`` the Taylor series in ``b``
+    to the second order (the derivatives of sigma at ``a``). Positive: ``m`` lies between
+    ``sigma(a)`` and ``sigma(a + b)``."""
+    s = start
+    first = s * (1.0 - s)
+    small = np.abs(b) < _SEGMENT_SERIES_BELOW
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (mean - s) / b
+    if small.any():
+        f, bs, ss = first[small], b[small], s[small]
+        second = f * (1.0 - 2.0 * ss)
+        third = f * (1.0 - 6.0 * ss + 6.0 * ss * ss)
+        out[small] = f / 2.0 + bs * second / 6.0 + bs * bs * third / 24.0
+    return out
+
+
 def mean_gradient(model: Model, params: np.ndarray, D: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Gradient of the mean loss (the energy, no ridge) at ``params``, shaped like ``params``."""
     n = D.shape[0]

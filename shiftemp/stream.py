@@ -93,6 +93,10 @@ Progress = Callable[[str, int, Optional[int]], None]
 NEWTON_TOL = 1e-10
 #: Passes after which the streaming logistic solver gives up (and says so in a note).
 MAX_PASSES = 60
+#: A fold model's mean held-out loss is not the loss it minimises: it moves to first order with
+#: the parameters, by at most ``sqrt(h' H^-1 h d)`` for a decrement d (h its gradient). The
+#: fold models also stop only when that bound is at most this.
+HELD_TOL = 1e-8
 
 
 # --------------------------------------------------------------------------------------------
@@ -1074,12 +1078,16 @@ class LossPass:
         #: (old parameters, index of the new model): also sum the explanation's path gradient
         self.path = path
         self.path_total = None
+        #: two classes: the path total's derivative in the new model's parameters (p, p)
+        self.path_jacobian = None
         if path is not None:
             from .explain import QUADRATURE_NODES
 
             nodes, weights = np.polynomial.legendre.leggauss(QUADRATURE_NODES)
             self._nodes = (0.5 * (nodes + 1.0), 0.5 * weights)
             self.path_total = np.zeros_like(params[path[1]])
+            if params[path[1]].shape[1] == 1:
+                self.path_jacobian = np.zeros((encoder.p, encoder.p))
         self.params, self.roles, self.folds, self.seed = params, roles, folds, seed
         self.hessians = hessians
         self.catalog = catalog  # the side's categories (from its first pass), to decode codes
@@ -1208,7 +1216,22 @@ class LossPass:
                 self.gradient[j] -= held[j]
         if self.path is not None:
             old, new = self.path
-            self.path_total += path_gradient_sum(D, y, self.params[new], old, *self._nodes)
+            if m == 1:
+                self._add_binary_path(D, y, logits[new], probabilities[new, 0],
+                                      old - self.params[new])
+            else:
+                self.path_total += path_gradient_sum(D, y, self.params[new], old, *self._nodes)
+
+    def _add_binary_path(self, D, y, logit, probability, delta) -> None:
+        """The explanation's path gradient in closed form (two classes), and its derivative in
+        the new model's parameters, for a last Newton step taken without another pass."""
+        from .explain import mean_logistic_on_segment, segment_start_slope
+
+        slope = np.dot(D, delta[:, 0])
+        mean = mean_logistic_on_segment(logit, slope)
+        self.path_total += np.dot(D.T, mean - (y > 0))[:, None]
+        root = D.T * np.sqrt(segment_start_slope(mean, probability, slope))
+        self.path_jacobian += np.dot(root, root.T)
 
     def _add_per_fold(self, blocks: list[np.ndarray], members: list[np.ndarray], P: np.ndarray,
                       R: np.ndarray, ce: np.ndarray) -> None:
@@ -1242,6 +1265,8 @@ class LossPass:
         self.held_rows += other.held_rows
         if self.path_total is not None:
             self.path_total += other.path_total
+        if self.path_jacobian is not None:
+            self.path_jacobian += other.path_jacobian
         for j in range(len(self.params)):
             self.gradient[j] += other.gradient[j]
             self.held_gradient[j] += other.held_gradient[j]
@@ -1936,44 +1961,42 @@ def _quadratic(G: np.ndarray, b: np.ndarray) -> float:
 def _newton_passes(scan, runner, layout, encoder, start: np.ndarray, settings, catalog,
                    ridge: float, label: str, curvature: bool = True):
     """One logistic model fitted by Newton's method, a pass over the data per step (loss,
-    gradient and Fisher information at the current parameters), until its decrement is at most
-    :data:`NEWTON_TOL`; returns the parameters, the summed loss there, the mean Fisher
-    information plus the ridge (at the final parameters if ``curvature``, else where it was
-    last computed) and notes.
-
-    A pass skips the Fisher information when Newton's quadratic rate, measured on the last two
-    decrements, predicts that the pass will find the model converged (``d^3 / d_prev^2`` at
-    most a tenth of the tolerance); if it does not, the step uses the last one (a chord step).
-    """
+    gradient and Fisher information at the current parameters), until it converges
+    (:func:`_converged_by`); returns the parameters, the summed loss there, the mean Fisher
+    information plus the ridge at the last parameters a pass evaluated, and notes.
+    ``curvature``: that Fisher information is wanted, so the model must stop where a pass
+    evaluated it (no predicted stop)."""
     descent = _Descent(start.copy())
     eye = np.eye(start.size)
-    hessian, want, previous = None, True, None
     for passes in range(1, MAX_PASSES + 1):
         B = descent.params
         sums = runner.run(scan, PassSpec(
             _LossFactory(layout, encoder, Loss.CE, [B], [ModelRole()], settings.folds,
-                         settings.seed, [want], catalog),
+                         settings.seed, [True], catalog),
             layout.used, f"fitting on {label} (pass {passes})"))
         n = sums.train_rows[0]
-        if sums.fisher[0] is not None:
-            hessian = sums.fisher[0] / n + ridge * eye
+        hessian = sums.fisher[0] / n + ridge * eye
         objective = sums.train_loss[0] / n + 0.5 * ridge * float(np.sum(B * B))
         descent.propose(objective, sums.gradient[0] / n + ridge * B, hessian)
         if descent.converged:
             return B, float(sums.train_loss[0]), hessian, []
-        want = curvature or not _predicted_converged(descent.decrement, previous)
-        previous = descent.decrement
+        if descent.predicted and not curvature:
+            params, loss = _stepped(descent, sums.train_loss[0], sums.gradient[0], sums.fisher[0])
+            return params, loss, hessian, []
         descent.move()
     return B, float(sums.train_loss[0]), hessian, [
         f"{label}: the logistic solver stopped after {MAX_PASSES} passes before its Newton"
         " decrement reached 1e-10"]
 
 
-def _predicted_converged(decrement: float, previous: float | None) -> bool:
-    """Whether Newton's quadratic rate, ``d_next = d^3 / d_prev^2``, puts the next decrement
-    below a tenth of :data:`NEWTON_TOL` (a prediction that only saves work: convergence is
-    always checked on the sums of a pass)."""
-    return previous is not None and decrement ** 3 <= 0.1 * NEWTON_TOL * previous ** 2
+def _stepped(descent: "_Descent", loss: float, gradient: np.ndarray, fisher: np.ndarray):
+    """A model's parameters after its last Newton step, taken without a pass, and its summed
+    loss there: to second order from the sums at the point the pass evaluated (loss, gradient
+    and Fisher information of the loss; the error is of the third order in the step, whose
+    size is the square root of the decrement)."""
+    s = descent.step
+    v = s.ravel(order="F")
+    return descent.params - s, float(loss) - float(np.sum(gradient * s)) + 0.5 * float(v @ fisher @ v)
 
 
 @dataclass
@@ -2011,12 +2034,28 @@ class _Descent:
         self.step = np.zeros_like(params)
         self.decrement = np.inf
         self.stuck = False  # the objective rose for steps too small to matter: rounding rules
+        self.previous = None  # the decrement where the last full step started
+        #: ``h' H^-1 h`` of the gradient ``h`` of another quantity the model is reported by
+        #: (a fold model's mean held-out loss): it moves by up to ``sqrt(sensitivity d)`` with
+        #: the parameters, against ``d`` for the objective
+        self.sensitivity = 0.0
         self._objective = np.inf
         self._last = None  # (objective, parameters, step) of the previous step taken
 
+    def _within(self, decrement: float) -> bool:
+        return decrement <= NEWTON_TOL and self.sensitivity * decrement <= HELD_TOL ** 2
+
     @property
     def converged(self) -> bool:
-        return self.decrement <= NEWTON_TOL or self.stuck
+        return self._within(self.decrement) or self.stuck
+
+    @property
+    def predicted(self) -> bool:
+        """Whether the decrement after :attr:`step` is predicted to be within the tolerances:
+        the last two decrements ``d_prev, d`` contract by ``d / d_prev``; a contraction that
+        does not grow (a linear rate that holds, or Newton's quadratic rate, which shrinks it)
+        puts the next decrement at most at ``d^2 / d_prev``."""
+        return self.previous is not None and self._within(self.decrement ** 2 / self.previous)
 
     def propose(self, objective: float, gradient: np.ndarray, hessian: np.ndarray) -> float:
         """The Newton step from the sums at :attr:`params`; returns its decrement."""
@@ -2031,20 +2070,22 @@ class _Descent:
             value, start, step = last
             self._last = (value, start, 0.5 * step)
             self.params = start - 0.5 * step
+            self.previous = None  # no rate to measure across a halved step
             self.stuck = bool(np.max(np.abs(step)) < 1e-14)
             if self.stuck:
                 self.params = start
         else:
             self._last = (self._objective, self.params, self.step)
             self.params = self.params - self.step
+            self.previous = self.decrement
 
 
 def _cross_fitted_newton(scan, runner, layout, encoder, old: np.ndarray, start: np.ndarray,
                          settings, catalog, ridge: float, label: str, path: bool,
                          curvature: bool = True) -> CrossFitted:
     """The refreshed logistic model and its K fold models (each trained without one fold),
-    fitted together by passes over the shifted data until, in one pass, every model's Newton
-    decrement is at most :data:`NEWTON_TOL` (at the parameters that pass evaluated).
+    fitted together by passes over the shifted data until, in one pass, every model has
+    converged (:func:`_converged_by`).
 
     Every pass keeps the refreshed model's sums fold by fold (loss, gradient, Fisher
     information). Its own Newton step uses their totals; fold model k's Hessian is the total
@@ -2054,35 +2095,35 @@ def _cross_fitted_newton(scan, runner, layout, encoder, old: np.ndarray, start: 
     decrement contracts by about ``p / n`` a pass on top of Newton's. Until the last pass every
     model takes its step, converged or not: the passes happen anyway. The old model is
     evaluated in the first pass. ``path``: the explanation's path gradient is summed in the
-    passes where the refreshed model's decrement was already below 1e-6 (so usually in the
-    final one; ``path_total`` is ``None`` otherwise). The fold Fisher information is skipped
-    where :func:`_predicted_converged` says every model will be found converged, unless
-    ``curvature`` (the refreshed model's, at its final parameters, is needed).
+    passes that may be the last (the refreshed model's decrement was below 1e-3), so usually
+    in the final one (``path_total`` is ``None`` otherwise). Predicted stops are not used
+    where ``curvature`` (the refreshed model's Fisher information at its final parameters) is
+    wanted, nor for more than two classes with a path to sum (its derivative in the
+    parameters, which the last step needs, has no closed form here).
     """
     K = settings.folds
     p, m = start.shape
     eye = np.eye(p * m)
     full = _Descent(start.copy())
     folds: list[_Descent] | None = None
-    before = fisher = None
-    want, last = True, {}  # last: each model's decrement in the previous pass
+    before = None
+    predict = not curvature and (m == 1 or not path)
     for passes in range(1, MAX_PASSES + 1):
         if folds is None:  # the first pass: the old model, then the refreshed one
             params, roles, at = [old, full.params], [ModelRole(evaluate=True), ModelRole()], 1
         else:
             params = [full.params, *(d.params for d in folds)]
             roles, at = [ModelRole(), *(ModelRole(fold=f) for f in range(K))], 0
-        near = path and full.decrement <= 1e-6
+        near = path and full.decrement <= 1e-3
         sums = runner.run(scan, PassSpec(
             _LossFactory(layout, encoder, Loss.CE, params, roles, K, settings.seed,
-                         [False] * len(params), catalog, (old, at) if near else None, at, want),
+                         [False] * len(params), catalog, (old, at) if near else None, at),
             layout.used, f"fitting on {label} (pass {passes})"))
         if before is None:
             before = float(sums.train_loss[0])
-        if sums.fold_fisher is not None:
-            fisher = sums.fold_fisher
         n = float(sums.fold_rows.sum())
-        H, G, L = fisher.sum(axis=0), sums.fold_gradient.sum(axis=0), float(sums.fold_loss.sum())
+        H, G = sums.fold_fisher.sum(axis=0), sums.fold_gradient.sum(axis=0)
+        L = float(sums.fold_loss.sum())
         B = full.params
         full.propose(L / n + 0.5 * ridge * float(np.sum(B * B)), G / n + ridge * B, H / n + ridge * eye)
         first = folds is None
@@ -2095,35 +2136,61 @@ def _cross_fitted_newton(scan, runner, layout, encoder, old: np.ndarray, start: 
             else:
                 loss, gradient = sums.train_loss[1 + f], sums.gradient[1 + f]
             b = descent.params
+            hessian = (H - sums.fold_fisher[f]) / rows + ridge * eye
             descent.propose(float(loss) / rows + 0.5 * ridge * float(np.sum(b * b)),
-                            gradient / rows + ridge * b, (H - fisher[f]) / rows + ridge * eye)
-        converged = not first and full.converged and all(d.converged for d in folds)
-        if converged or passes == MAX_PASSES:
-            return _cross_fitted(full, folds, sums, before, n, H, L, ridge, eye, [] if converged else [
+                            gradient / rows + ridge * b, hessian)
+            if not first:
+                held = sums.held_gradient[1 + f].ravel(order="F") / n
+                descent.sensitivity = float(held @ _newton_step(hessian, held)[0])
+        models = (full, *folds)
+        verified = all(d.converged for d in models)
+        predicted = predict and all(d.converged or d.predicted for d in models) and (
+            not path or sums.path_total is not None)
+        if not first and (verified or predicted):
+            return _cross_fitted(full, folds, sums, before, n, ridge, eye, [])
+        if passes == MAX_PASSES:
+            return _cross_fitted(full, folds, sums, before, n, ridge, eye, [
                 f"{label}: the logistic solver stopped after {MAX_PASSES} passes before its"
                 " Newton decrement reached 1e-10"])
-        want = curvature or not all(
-            _predicted_converged(d.decrement, last.get(i)) for i, d in enumerate((full, *folds)))
-        last = {i: d.decrement for i, d in enumerate((full, *folds))}
-        for descent in (full, *folds):
+        for descent in models:
             descent.move()
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _converged_by(descent: _Descent) -> str:  # noqa: D401 - documentation anchor
+    """A model has converged when its Newton decrement, at the parameters a pass evaluated, is
+    at most :data:`NEWTON_TOL` (verified); or, predicted, when the decrement after its Newton
+    step, from the contraction of the last two decrements (:attr:`_Descent.predicted`), is at
+    most that: the step is then taken without another pass, and the sums there are
+    extrapolated from the last pass's, to second order (:func:`_stepped`)."""
+    return "verified" if descent.converged else "predicted" if descent.predicted else "no"
+
+
 def _cross_fitted(full: _Descent, folds: list[_Descent], sums: LossPass, before: float,
-                  n: float, H: np.ndarray, L: float, ridge: float, eye: np.ndarray,
-                  notes: list[str]) -> CrossFitted:
-    # a fold model's held-out loss moves to first order with its parameters (it is not the loss
-    # the model minimises): the Newton step left untaken (its decrement at most 1e-10) is taken
-    # here, with the held-out loss corrected to first order, leaving an error of the order of
-    # the decrement, as for the losses the models minimise
+                  n: float, ridge: float, eye: np.ndarray, notes: list[str]) -> CrossFitted:
+    """The fits and their sums after the last pass: a model converged where the pass evaluated
+    it stays there, except the fold models, which always take their last step (a held-out
+    loss moves to first order with the parameters, since it is not the loss the model
+    minimises: the step, at most a decrement of 1e-10 for a verified model, is worth taking);
+    the other models take it when their convergence is predicted. The losses are extrapolated
+    to second order (:func:`_stepped`), the explanation's path gradient to first order."""
+    H, G = sums.fold_fisher.sum(axis=0), sums.fold_gradient.sum(axis=0)
+    L = float(sums.fold_loss.sum())
+    params, inside, path_total = full.params, L, sums.path_total
+    if not full.converged:
+        params, inside = _stepped(full, L, G, H)
+        if path_total is not None:
+            path_total = path_total - (sums.path_jacobian @ full.step[:, 0])[:, None]
     outside = 0.0
+    fold_params = []
     for f, descent in enumerate(folds):
-        outside += float(sums.held_loss[1 + f]) - float(np.sum(sums.held_gradient[1 + f] * descent.step))
+        b, held = _stepped(descent, sums.held_loss[1 + f], sums.held_gradient[1 + f],
+                           sums.fold_fisher[f])
+        fold_params.append(b)
+        outside += held
     return CrossFitted(
-        params=full.params, fold_params=[d.params - d.step for d in folds], rows=int(n),
-        before=before, inside=L, outside=outside, curvature=H / n + ridge * eye,
-        path_total=sums.path_total, notes=notes,
+        params=params, fold_params=fold_params, rows=int(n), before=before, inside=inside,
+        outside=outside, curvature=H / n + ridge * eye, path_total=path_total, notes=notes,
     )
 
 
