@@ -232,7 +232,7 @@ def solve_logistic(
 
     Minimises ``mean CE + (ridge / 2) |B|^2`` (intercepts penalised too, so that a class that is
     absent from the data keeps a finite logit). Converges when the Newton decrement falls below
-    ``tol``; returns ``B`` (p, K - 1).
+    ``tol``, and takes that last step; returns ``B`` (p, K - 1).
     """
     from scipy import linalg
 
@@ -255,7 +255,9 @@ def solve_logistic(
         step = linalg.solve(H, grad, assume_a="pos")
         decrement = float(grad @ step)
         if decrement <= tol:
-            break
+            # the last Newton step too: its error is of the order of the decrement squared, so
+            # what moves to first order with the parameters (a loss on other rows) is exact too
+            return B - step.reshape((p, m), order="F")
         t = 1.0
         while True:
             candidate = B - t * step.reshape((p, m), order="F")

@@ -1978,9 +1978,7 @@ def _newton_passes(scan, runner, layout, encoder, start: np.ndarray, settings, c
         hessian = sums.fisher[0] / n + ridge * eye
         objective = sums.train_loss[0] / n + 0.5 * ridge * float(np.sum(B * B))
         descent.propose(objective, sums.gradient[0] / n + ridge * B, hessian)
-        if descent.converged:
-            return B, float(sums.train_loss[0]), hessian, []
-        if descent.predicted and not curvature:
+        if descent.converged or (descent.predicted and not curvature):
             params, loss = _stepped(descent, sums.train_loss[0], sums.gradient[0], sums.fisher[0])
             return params, loss, hessian, []
         descent.move()
@@ -2107,14 +2105,14 @@ def _cross_fitted_newton(scan, runner, layout, encoder, old: np.ndarray, start: 
     full = _Descent(start.copy())
     folds: list[_Descent] | None = None
     before = None
-    predict = not curvature and (m == 1 or not path)
+    predict = not curvature
     for passes in range(1, MAX_PASSES + 1):
         if folds is None:  # the first pass: the old model, then the refreshed one
             params, roles, at = [old, full.params], [ModelRole(evaluate=True), ModelRole()], 1
         else:
             params = [full.params, *(d.params for d in folds)]
             roles, at = [ModelRole(), *(ModelRole(fold=f) for f in range(K))], 0
-        near = path and full.decrement <= 1e-3
+        near = path and m == 1 and full.decrement <= 1e-3
         sums = runner.run(scan, PassSpec(
             _LossFactory(layout, encoder, Loss.CE, params, roles, K, settings.seed,
                          [False] * len(params), catalog, (old, at) if near else None, at),
@@ -2145,7 +2143,7 @@ def _cross_fitted_newton(scan, runner, layout, encoder, old: np.ndarray, start: 
         models = (full, *folds)
         verified = all(d.converged for d in models)
         predicted = predict and all(d.converged or d.predicted for d in models) and (
-            not path or sums.path_total is not None)
+            not near or sums.path_total is not None)
         if not first and (verified or predicted):
             return _cross_fitted(full, folds, sums, before, n, ridge, eye, [])
         if passes == MAX_PASSES:
@@ -2168,19 +2166,17 @@ def _converged_by(descent: _Descent) -> str:  # noqa: D401 - documentation ancho
 
 def _cross_fitted(full: _Descent, folds: list[_Descent], sums: LossPass, before: float,
                   n: float, ridge: float, eye: np.ndarray, notes: list[str]) -> CrossFitted:
-    """The fits and their sums after the last pass: a model converged where the pass evaluated
-    it stays there, except the fold models, which always take their last step (a held-out
-    loss moves to first order with the parameters, since it is not the loss the model
-    minimises: the step, at most a decrement of 1e-10 for a verified model, is worth taking);
-    the other models take it when their convergence is predicted. The losses are extrapolated
-    to second order (:func:`_stepped`), the explanation's path gradient to first order."""
+    """The fits and their sums after the last pass. Every model takes its last Newton step
+    without a pass, as the in-memory solver takes it (what is not the loss a model minimises,
+    a held-out loss, moves to first order with its parameters: the step is worth taking); the
+    losses are extrapolated to second order (:func:`_stepped`), the explanation's path
+    gradient (two classes) to first order."""
     H, G = sums.fold_fisher.sum(axis=0), sums.fold_gradient.sum(axis=0)
     L = float(sums.fold_loss.sum())
-    params, inside, path_total = full.params, L, sums.path_total
-    if not full.converged:
-        params, inside = _stepped(full, L, G, H)
-        if path_total is not None:
-            path_total = path_total - (sums.path_jacobian @ full.step[:, 0])[:, None]
+    params, inside = _stepped(full, L, G, H)
+    path_total = sums.path_total
+    if path_total is not None:
+        path_total = path_total - (sums.path_jacobian @ full.step[:, 0])[:, None]
     outside = 0.0
     fold_params = []
     for f, descent in enumerate(folds):

@@ -168,3 +168,27 @@ def test_mean_logistic_on_segment_matches_quadrature():
         for ai, bi in zip(a, b)
     ])
     assert np.allclose(mean_logistic_on_segment(a, b), exact, rtol=1e-11, atol=0)
+
+
+def test_segment_start_slope_is_the_derivative_in_the_segments_start():
+    """Moving the start of the segment with its end fixed: against quadrature of
+    ``d/da integral sigma(a + t (e - a)) dt = integral (1 - t) sigma'(...) dt``, on both sides
+    of the series switch; positive everywhere."""
+    from scipy import integrate, special
+
+    from shiftemp.explain import mean_logistic_on_segment, segment_start_slope
+
+    rng = np.random.default_rng(4)
+    a = np.concatenate([rng.normal(scale=4, size=80), [1.0, 1.0, -30.0, 0.0]])
+    b = np.concatenate([10 ** rng.uniform(-6, 1.2, 80) * rng.choice([-1, 1], 80),
+                        [9.99e-3, 1.001e-2, 25.0, 0.0]])
+
+    def slope(t, ai, bi):
+        s = special.expit(ai + t * bi)
+        return (1 - t) * s * (1 - s)
+
+    exact = np.array([integrate.quad(slope, 0, 1, args=(ai, bi), epsabs=0, epsrel=1e-12)[0]
+                      for ai, bi in zip(a, b)])
+    found = segment_start_slope(mean_logistic_on_segment(a, b), special.expit(a), b)
+    assert np.allclose(found, exact, rtol=1e-7, atol=1e-15)
+    assert (found > 0).all()
