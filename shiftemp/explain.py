@@ -50,14 +50,18 @@ def _softplus(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
 
 
-def mean_logistic_on_segment(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def mean_logistic_on_segment(a: np.ndarray, b: np.ndarray,
+                             softplus_a: np.ndarray | None = None) -> np.ndarray:
     """``integral_0^1 sigma(a + t b) dt`` elementwise, ``sigma`` the logistic function:
     ``(softplus(a + b) - softplus(a)) / b``, or near ``b = 0`` the midpoint series
-    ``sigma(c) + b^2 sigma''(c) / 24 + b^4 sigma(c) / 1920`` with ``c = a + b / 2``."""
+    ``sigma(c) + b^2 sigma''(c) / 24 + b^4 sigma(c) / 1920`` with ``c = a + b / 2``.
+    ``softplus_a``: ``softplus(a)``, when the caller has it already."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     small = np.abs(b) < _SEGMENT_SERIES_BELOW
+    if softplus_a is None:
+        softplus_a = _softplus(a)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = (_softplus(a + b) - _softplus(a)) / b
+        out = (_softplus(a + b) - softplus_a) / b
     if small.any():
         c = a[small] + 0.5 * b[small]
         s = 0.5 * (1.0 + np.tanh(0.5 * c))  # the logistic function, overflow-free

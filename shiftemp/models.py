@@ -212,6 +212,10 @@ def fisher_information(D: np.ndarray, P: np.ndarray, weights: np.ndarray | None 
     """
     n, p = D.shape
     m = P.shape[1] - 1
+    if m == 1:  # D' diag(w) D with w = p (1 - p) >= 0: one symmetric product
+        w = P[:, 1] * (1.0 - P[:, 1])
+        root = D.T * np.sqrt(w if weights is None else w * weights)
+        return np.dot(root, root.T) / n
     F = np.empty((p * m, p * m))
     for k in range(m):
         for l in range(k, m):
@@ -226,21 +230,25 @@ def fisher_information(D: np.ndarray, P: np.ndarray, weights: np.ndarray | None 
 
 def solve_logistic(
     D: np.ndarray, y: np.ndarray, n_classes: int, ridge: float, *, max_iter: int = 100,
-    tol: float = 1e-10,
+    tol: float = 1e-10, start: np.ndarray | None = None,
 ) -> np.ndarray:
     """Ridge multinomial logistic regression by Newton's method with backtracking.
 
     Minimises ``mean CE + (ridge / 2) |B|^2`` (intercepts penalised too, so that a class that is
     absent from the data keeps a finite logit). Converges when the Newton decrement falls below
-    ``tol``, and takes that last step; returns ``B`` (p, K - 1).
+    ``tol``, and takes that last step; returns ``B`` (p, K - 1). ``start``: the first iterate
+    (by default, the class frequencies in the intercepts); the optimum does not depend on it.
     """
     from scipy import linalg
 
     n, p = D.shape
     m = n_classes - 1
-    counts = np.bincount(y, minlength=n_classes) + 0.5
-    B = np.zeros((p, m))
-    B[0] = np.log(counts[1:] / counts[0])
+    if start is not None:
+        B = np.array(start, dtype=float).reshape(p, m)
+    else:
+        counts = np.bincount(y, minlength=n_classes) + 0.5
+        B = np.zeros((p, m))
+        B[0] = np.log(counts[1:] / counts[0])
     Y = np.zeros((n, n_classes))
     Y[np.arange(n), y] = 1.0
 

@@ -1073,7 +1073,7 @@ class LossPass:
     def __init__(self, layout: Layout, encoder: Encoder, loss: Loss, params: list[np.ndarray],
                  roles: list[ModelRole], folds: int, seed: int, hessians: list[bool],
                  catalog: Catalog, path: tuple[np.ndarray, int] | None = None,
-                 per_fold: int | None = None, per_fold_fisher: bool = True):
+                 per_fold: int | None = None):
         self.layout, self.encoder, self.loss = layout, encoder, loss
         #: (old parameters, index of the new model): also sum the explanation's path gradient
         self.path = path
@@ -1106,7 +1106,7 @@ class LossPass:
             self.fold_rows = np.zeros(folds)
             self.fold_loss = np.zeros(folds)
             self.fold_gradient = np.zeros((folds, p, m))
-            self.fold_fisher = np.zeros((folds, p * m, p * m)) if per_fold_fisher else None
+            self.fold_fisher = np.zeros((folds, p * m, p * m))
         self._stats = _decoder(layout, catalog)
         self._scratch = None
 
@@ -1216,19 +1216,19 @@ class LossPass:
                 self.gradient[j] -= held[j]
         if self.path is not None:
             old, new = self.path
-            if m == 1:
+            if m == 1:  # softplus(logit) is the row's cross entropy plus y logit
                 self._add_binary_path(D, y, logits[new], probabilities[new, 0],
-                                      old - self.params[new])
+                                      old - self.params[new], ce[new] + logits[new] * (y > 0))
             else:
                 self.path_total += path_gradient_sum(D, y, self.params[new], old, *self._nodes)
 
-    def _add_binary_path(self, D, y, logit, probability, delta) -> None:
+    def _add_binary_path(self, D, y, logit, probability, delta, softplus) -> None:
         """The explanation's path gradient in closed form (two classes), and its derivative in
         the new model's parameters, for a last Newton step taken without another pass."""
         from .explain import mean_logistic_on_segment, segment_start_slope
 
         slope = np.dot(D, delta[:, 0])
-        mean = mean_logistic_on_segment(logit, slope)
+        mean = mean_logistic_on_segment(logit, slope, softplus)
         self.path_total += np.dot(D.T, mean - (y > 0))[:, None]
         root = D.T * np.sqrt(segment_start_slope(mean, probability, slope))
         self.path_jacobian += np.dot(root, root.T)
@@ -1246,8 +1246,6 @@ class LossPass:
             self.fold_loss[f] += float(ce[index].sum())
             # np.take: an indexed gather of a 2-d array's columns holds the GIL, and is slower
             self.fold_gradient[f] += np.dot(block, np.take(R, index, axis=1).T)
-            if self.fold_fisher is None:
-                continue
             if m == 1:
                 p1 = P[0, index]
                 root = block * np.sqrt(p1 * (1.0 - p1))
@@ -1276,8 +1274,7 @@ class LossPass:
             self.fold_rows += other.fold_rows
             self.fold_loss += other.fold_loss
             self.fold_gradient += other.fold_gradient
-            if self.fold_fisher is not None:
-                self.fold_fisher += other.fold_fisher
+            self.fold_fisher += other.fold_fisher
         return self
 
     def finish(self) -> "LossPass":
@@ -1895,12 +1892,11 @@ class _LossFactory:
     catalog: Catalog
     path: tuple | None = None
     per_fold: int | None = None
-    per_fold_fisher: bool = True
 
     def __call__(self) -> LossPass:
         return LossPass(self.layout, self.encoder, self.loss, self.params, self.roles,
                         self.folds, self.seed, self.hessians, self.catalog, self.path,
-                        self.per_fold, self.per_fold_fisher)
+                        self.per_fold)
 
 
 def _initial_capacity(layout: Layout, rows: int | None) -> int:
@@ -1962,7 +1958,7 @@ def _newton_passes(scan, runner, layout, encoder, start: np.ndarray, settings, c
                    ridge: float, label: str, curvature: bool = True):
     """One logistic model fitted by Newton's method, a pass over the data per step (loss,
     gradient and Fisher information at the current parameters), until it converges
-    (:func:`_converged_by`); returns the parameters, the summed loss there, the mean Fisher
+    (:class:`_Descent`: verified or predicted); returns the parameters, the summed loss there, the mean Fisher
     information plus the ridge at the last parameters a pass evaluated, and notes.
     ``curvature``: that Fisher information is wanted, so the model must stop where a pass
     evaluated it (no predicted stop)."""
@@ -2024,7 +2020,13 @@ def _newton_step(hessian: np.ndarray, gradient: np.ndarray) -> tuple[np.ndarray,
 class _Descent:
     """One model's Newton iterations: the step from the sums at its current parameters
     (:meth:`propose`), then taken (:meth:`move`), or halved back from the previous point when
-    the objective went up."""
+    the objective went up.
+
+    Convergence: *verified* (:attr:`converged`) when the decrement at the parameters a pass
+    evaluated is within the tolerances; *predicted* (:attr:`predicted`) when the decrement after
+    the step, from the contraction of the last two, is. Either way the last step is then taken
+    without a pass, and the sums there extrapolated from the last pass's (:func:`_stepped`).
+    """
 
     def __init__(self, params: np.ndarray):
         self.params = params
@@ -2083,7 +2085,7 @@ def _cross_fitted_newton(scan, runner, layout, encoder, old: np.ndarray, start: 
                          curvature: bool = True) -> CrossFitted:
     """The refreshed logistic model and its K fold models (each trained without one fold),
     fitted together by passes over the shifted data until, in one pass, every model has
-    converged (:func:`_converged_by`).
+    converged (:class:`_Descent`: verified or predicted).
 
     Every pass keeps the refreshed model's sums fold by fold (loss, gradient, Fisher
     information). Its own Newton step uses their totals; fold model k's Hessian is the total
@@ -2153,15 +2155,6 @@ def _cross_fitted_newton(scan, runner, layout, encoder, old: np.ndarray, start: 
         for descent in models:
             descent.move()
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _converged_by(descent: _Descent) -> str:  # noqa: D401 - documentation anchor
-    """A model has converged when its Newton decrement, at the parameters a pass evaluated, is
-    at most :data:`NEWTON_TOL` (verified); or, predicted, when the decrement after its Newton
-    step, from the contraction of the last two decrements (:attr:`_Descent.predicted`), is at
-    most that: the step is then taken without another pass, and the sums there are
-    extrapolated from the last pass's, to second order (:func:`_stepped`)."""
-    return "verified" if descent.converged else "predicted" if descent.predicted else "no"
 
 
 def _cross_fitted(full: _Descent, folds: list[_Descent], sums: LossPass, before: float,
@@ -2440,7 +2433,9 @@ def _transition(reference: Reference, new: SideStats, new_scan, settings: Settin
         if n > rows.n or n_ref > ref.sample.keys.size:
             notes.append(_mae_note(refreshed, D_s, y_s, n))
     else:  # logistic: the refreshed model and its fold models in the same passes
-        start = solve_logistic(D_s, y_s, len(encoder.classes), ridge)  # warm start: the sample
+        # the warm start: the fit on the sample, itself started from the old model (the shifted
+        # optimum is usually nearer to it than to the class frequencies)
+        start = solve_logistic(D_s, y_s, len(encoder.classes), ridge, start=reference.params)
         sampled_all = n == D_s.shape[0]  # then the explanation needs no pass
         fit = _cross_fitted_newton(new_scan, runner, reference.layout, encoder, reference.params,
                                    start, settings, new.catalog, ridge, new_scan.path,
