@@ -1958,10 +1958,11 @@ def _newton_passes(scan, runner, layout, encoder, start: np.ndarray, settings, c
                    ridge: float, label: str, curvature: bool = True):
     """One logistic model fitted by Newton's method, a pass over the data per step (loss,
     gradient and Fisher information at the current parameters), until it converges
-    (:class:`_Descent`: verified or predicted); returns the parameters, the summed loss there, the mean Fisher
-    information plus the ridge at the last parameters a pass evaluated, and notes.
-    ``curvature``: that Fisher information is wanted, so the model must stop where a pass
-    evaluated it (no predicted stop)."""
+    (:class:`_Descent`: verified or predicted). Returns the parameters after the last step
+    (taken without a pass, as the in-memory solver takes it), the summed loss there
+    (:func:`_stepped`), the mean Fisher information plus the ridge at the last parameters a
+    pass evaluated, and notes. ``curvature``: that Fisher information is wanted, so the stop
+    must be a verified one."""
     descent = _Descent(start.copy())
     eye = np.eye(start.size)
     for passes in range(1, MAX_PASSES + 1):
@@ -2000,7 +2001,6 @@ class CrossFitted:
 
     params: np.ndarray
     fold_params: list[np.ndarray]
-    rows: int
     before: float  # the old model's loss, summed over the rows
     inside: float  # the refreshed model's
     outside: float  # each fold model's on its held-out fold, summed over the folds
@@ -2178,7 +2178,7 @@ def _cross_fitted(full: _Descent, folds: list[_Descent], sums: LossPass, before:
         fold_params.append(b)
         outside += held
     return CrossFitted(
-        params=params, fold_params=fold_params, rows=int(n), before=before, inside=inside,
+        params=params, fold_params=fold_params, before=before, inside=inside,
         outside=outside, curvature=H / n + ridge * eye, path_total=path_total, notes=notes,
     )
 
