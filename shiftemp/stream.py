@@ -2095,11 +2095,12 @@ def _cross_fitted_newton(scan, runner, layout, encoder, old: np.ndarray, start: 
     decrement contracts by about ``p / n`` a pass on top of Newton's. Until the last pass every
     model takes its step, converged or not: the passes happen anyway. The old model is
     evaluated in the first pass. ``path``: the explanation's path gradient is summed in the
-    passes that may be the last (the refreshed model's decrement was below 1e-3), so usually
-    in the final one (``path_total`` is ``None`` otherwise). Predicted stops are not used
+    passes that may be the last (the refreshed model's decrement was below 1e-3), with its
+    derivative, which carries it through the last step; two classes only (for more, that
+    derivative has no closed form here, and the explanation gets a pass of its own), and
+    ``path_total`` is ``None`` when the last pass did not sum it. Predicted stops are not used
     where ``curvature`` (the refreshed model's Fisher information at its final parameters) is
-    wanted, nor for more than two classes with a path to sum (its derivative in the
-    parameters, which the last step needs, has no closed form here).
+    wanted.
     """
     K = settings.folds
     p, m = start.shape
@@ -2144,8 +2145,7 @@ def _cross_fitted_newton(scan, runner, layout, encoder, old: np.ndarray, start: 
                 descent.sensitivity = float(held @ _newton_step(hessian, held)[0])
         models = (full, *folds)
         verified = all(d.converged for d in models)
-        predicted = predict and all(d.converged or d.predicted for d in models) and (
-            not near or sums.path_total is not None)
+        predicted = predict and all(d.converged or d.predicted for d in models)
         if not first and (verified or predicted):
             return _cross_fitted(full, folds, sums, before, n, ridge, eye, [])
         if passes == MAX_PASSES:
