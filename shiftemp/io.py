@@ -194,7 +194,13 @@ def read(path: str | os.PathLike, checksum: bool = True) -> Source:
     path = Path(path)
     table = read_table(path)
     try:
-        frame = table.to_pandas()
+        try:
+            frame = table.to_pandas()
+        except (KeyError, TypeError, AttributeError, IndexError):
+            # the pandas metadata a writer stored beside the columns is damaged (a key or a type
+            # missing from its JSON): the columns themselves read as the streaming engine reads
+            # them, which never looks at that metadata
+            frame = table.to_pandas(ignore_metadata=True)
     except (pa.ArrowException, ValueError, OverflowError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{path}: cannot convert its columns to a table: {reason}") from exc
@@ -282,7 +288,8 @@ def float_values(array: pa.Array) -> np.ndarray:
     return values if valid is None else np.where(valid, values, np.nan)
 
 
-#: A parquet row group whose selected columns take at most this many bytes decoded is read whole
+#: A parquet row group whose selected columns take at most this many bytes decoded (estimated as
+#: the group's decoded size times the share of its columns selected) is read whole
 #: (pyarrow decodes its columns in parallel, and a whole group costs less to decode than the same
 #: rows in batches: measured 1.0 against 1.2-1.4 CPU-seconds for 10M rows of 22 float columns),
 #: then cut into batches that share its memory; bigger groups are read batch by batch, so memory
@@ -295,11 +302,12 @@ def _parquet_batches(path: str, columns: list[str], batch_size: int,
     # pre_buffer=True (pyarrow's default) holds the whole file in memory
     reader = pq.ParquetFile(path, pre_buffer=False)
     meta = reader.metadata
-    leaves = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
-    wanted = [leaves[c] for c in columns if c in leaves]
+    share = min(len(columns), meta.num_columns) / max(meta.num_columns, 1)
     for g in range(meta.num_row_groups) if row_groups is None else row_groups:
-        group = meta.row_group(g)
-        size = sum(group.column(i).total_uncompressed_size for i in wanted)
+        # the group's own decoded size, not its column chunks': pyarrow 26 aborts the process
+        # (an uncaught C++ exception) when it builds a corrupt column chunk's metadata, where
+        # reading the group raises an OSError we can report
+        size = meta.row_group(g).total_byte_size * share
         if size <= WHOLE_GROUP_BYTES:
             table = reader.read_row_group(g, columns=columns, use_threads=True)
             yield from table.to_batches(max_chunksize=batch_size)
