@@ -297,6 +297,19 @@ def float_values(array: pa.Array) -> np.ndarray:
 WHOLE_GROUP_BYTES = 256 * 2 ** 20
 
 
+def _mapped_group(path: str, meta, group: int, columns: list[str]) -> pa.Table:
+    """Row group ``group`` of a parquet file, decoded from a memory map of the file that lives
+    as long as the group's pages are read.
+
+    A read() copies every page from the page cache into the process first (1.3-1.6 CPU-seconds
+    of system time for two files of 10M rows x 22 floats; 0.6-0.9 mapped); mapping the file once
+    per group, not once per file, keeps the pages read resident only while their group is
+    decoded (a whole file's mapping would count them all in the peak RSS)."""
+    with pa.memory_map(path) as source:
+        return pq.ParquetFile(source, metadata=meta, pre_buffer=False).read_row_group(
+            group, columns=columns, use_threads=True)
+
+
 def _parquet_batches(path: str, columns: list[str], batch_size: int,
                      row_groups: tuple[int, ...] | None):
     # pre_buffer=True (pyarrow's default) holds the whole file in memory
@@ -309,8 +322,7 @@ def _parquet_batches(path: str, columns: list[str], batch_size: int,
         # reading the group raises an OSError we can report
         size = meta.row_group(g).total_byte_size * share
         if size <= WHOLE_GROUP_BYTES:
-            table = reader.read_row_group(g, columns=columns, use_threads=True)
-            yield from table.to_batches(max_chunksize=batch_size)
+            yield from _mapped_group(path, meta, g, columns).to_batches(max_chunksize=batch_size)
         else:
             # one decoding thread: the other cores compute on the batches already decoded
             yield from reader.iter_batches(batch_size=batch_size, columns=columns,
