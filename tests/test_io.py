@@ -57,6 +57,27 @@ def test_sha256_of_a_file_is_of_its_bytes(tmp_path, frame):
     assert io.read(path).sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.parametrize("window", [4096, 3 * 4096, 2 ** 24])
+def test_sha256_maps_the_file_window_by_window(tmp_path, monkeypatch, window):
+    path = tmp_path / "bytes.bin"
+    data = np.random.default_rng(0).bytes(5 * 4096 + 123)  # windows and a partial last one
+    path.write_bytes(data)
+    monkeypatch.setattr(io, "HASH_WINDOW", window)
+    assert io.sha256(path) == hashlib.sha256(data).hexdigest()
+
+
+def test_sha256_reads_what_cannot_be_mapped(tmp_path, monkeypatch):
+    path = tmp_path / "bytes.bin"
+    data = b"shiftemp" * 1000
+    path.write_bytes(data)
+
+    def refuse(*args, **kwargs):
+        raise OSError("no mapping here")
+
+    monkeypatch.setattr(io.mmap, "mmap", refuse)
+    assert io.sha256(path) == hashlib.sha256(data).hexdigest()
+
+
 def test_sha256_of_a_folder_covers_its_parts_names_and_bytes(tmp_path, frame):
     folder = write(frame, tmp_path / "d.parts")
     digest = io.sha256(folder)
