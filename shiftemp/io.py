@@ -328,14 +328,21 @@ def float_values(array: pa.Array) -> np.ndarray:
 WHOLE_GROUP_BYTES = 256 * 2 ** 20
 
 
-def _mapped_group(path: str, meta, group: int, columns: list[str]) -> pa.Table:
+def _mapped_group(path: str, meta, group: int, columns: list[str], size: int) -> pa.Table:
     """Row group ``group`` of a parquet file, decoded from a memory map of the file that lives
     as long as the group's pages are read.
 
     A read() copies every page from the page cache into the process first (1.3-1.6 CPU-seconds
     of system time for two files of 10M rows x 22 floats; 0.6-0.9 mapped); mapping the file once
     per group, not once per file, keeps the pages read resident only while their group is
-    decoded (a whole file's mapping would count them all in the peak RSS)."""
+    decoded (a whole file's mapping would count them all in the peak RSS).
+
+    ``size``: the file's size when it was opened. A file that shrinks while it is mapped would
+    end the process (SIGBUS) where a read() fails: one that has changed size is refused before
+    it is mapped (a writer that replaces the file by a rename leaves the old one readable)."""
+    if os.stat(path).st_size != size:
+        raise InputError(f"{path}: the file changed while it was read; read it again once it is"
+                         " written.")
     with pa.memory_map(path) as source:
         return pq.ParquetFile(source, metadata=meta, pre_buffer=False).read_row_group(
             group, columns=columns, use_threads=True)
@@ -344,6 +351,7 @@ def _mapped_group(path: str, meta, group: int, columns: list[str]) -> pa.Table:
 def _parquet_batches(path: str, columns: list[str], batch_size: int,
                      row_groups: tuple[int, ...] | None):
     # pre_buffer=True (pyarrow's default) holds the whole file in memory
+    file_size = os.stat(path).st_size
     reader = pq.ParquetFile(path, pre_buffer=False)
     meta = reader.metadata
     share = min(len(columns), meta.num_columns) / max(meta.num_columns, 1)
@@ -351,9 +359,10 @@ def _parquet_batches(path: str, columns: list[str], batch_size: int,
         # the group's own decoded size, not its column chunks': pyarrow 26 aborts the process
         # (an uncaught C++ exception) when it builds a corrupt column chunk's metadata, where
         # reading the group raises an OSError we can report
-        size = meta.row_group(g).total_byte_size * share
-        if size <= WHOLE_GROUP_BYTES:
-            yield from _mapped_group(path, meta, g, columns).to_batches(max_chunksize=batch_size)
+        decoded = meta.row_group(g).total_byte_size * share
+        if decoded <= WHOLE_GROUP_BYTES:
+            yield from _mapped_group(path, meta, g, columns, file_size).to_batches(
+                max_chunksize=batch_size)
         else:
             # one decoding thread: the other cores compute on the batches already decoded
             yield from reader.iter_batches(batch_size=batch_size, columns=columns,

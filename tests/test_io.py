@@ -214,3 +214,20 @@ def test_parquet_batches_are_the_rows_in_order_whatever_the_reading(tmp_path, mo
     part = io.Partition(str(path), "parquet", row_groups=(2, 1))
     assert pa.Table.from_batches(list(part.batches(["a"], 256))).equals(
         pa.concat_tables([table.slice(1400, 700), table.slice(700, 700)]).select(["a"]))
+
+
+def test_a_parquet_file_that_changes_while_it_is_read_is_refused(tmp_path):
+    # a memory-mapped file that shrinks would end the process (SIGBUS): its size is checked
+    # before each row group is mapped
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "growing.parquet"
+    pq.write_table(pa.table({"a": np.arange(3000.0)}), path, row_group_size=1000)
+    batches = io.scan(path).batches(["a"], batch_size=500)
+    next(batches)
+    with open(path, "ab") as handle:
+        handle.write(b"appended by a writer")
+    with pytest.raises(InputError, match="changed while it was read") as raised:
+        list(batches)
+    assert str(raised.value).startswith(str(path))
