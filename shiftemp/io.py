@@ -343,7 +343,12 @@ def _mapped_group(path: str, meta, group: int, columns: list[str], size: int) ->
     if os.stat(path).st_size != size:
         raise InputError(f"{path}: the file changed while it was read; read it again once it is"
                          " written.")
-    with pa.memory_map(path) as source:
+    try:
+        source = pa.memory_map(path)
+    except OSError:  # a file system that cannot map files: read the group
+        return pq.ParquetFile(path, metadata=meta, pre_buffer=False).read_row_group(
+            group, columns=columns, use_threads=True)
+    with source:
         return pq.ParquetFile(source, metadata=meta, pre_buffer=False).read_row_group(
             group, columns=columns, use_threads=True)
 

@@ -216,6 +216,21 @@ def test_parquet_batches_are_the_rows_in_order_whatever_the_reading(tmp_path, mo
         pa.concat_tables([table.slice(1400, 700), table.slice(700, 700)]).select(["a"]))
 
 
+def test_parquet_groups_are_read_where_files_cannot_be_mapped(tmp_path, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"a": np.arange(3000.0), "b": np.arange(3000) % 7})
+    path = tmp_path / "unmappable.parquet"
+    pq.write_table(table, path, row_group_size=1000)
+
+    def refuse(*args, **kwargs):
+        raise OSError("mmap: operation not supported")
+
+    monkeypatch.setattr(io.pa, "memory_map", refuse)
+    assert pa.Table.from_batches(list(io.scan(path).batches(["a", "b"], 400))).equals(table)
+
+
 def test_a_parquet_file_that_changes_while_it_is_read_is_refused(tmp_path):
     # a memory-mapped file that shrinks would end the process (SIGBUS): its size is checked
     # before each row group is mapped
