@@ -344,13 +344,16 @@ def _mapped_group(path: str, meta, group: int, columns: list[str], size: int) ->
         raise InputError(f"{path}: the file changed while it was read; read it again once it is"
                          " written.")
     try:
-        source = pa.memory_map(path)
-    except OSError:  # a file system that cannot map files: read the group
-        return pq.ParquetFile(path, metadata=meta, pre_buffer=False).read_row_group(
-            group, columns=columns, use_threads=True)
-    with source:
-        return pq.ParquetFile(source, metadata=meta, pre_buffer=False).read_row_group(
-            group, columns=columns, use_threads=True)
+        mapped = pa.memory_map(path)
+    except OSError:  # a file system that cannot map files: the group is read
+        mapped = None
+    try:
+        return pq.ParquetFile(path if mapped is None else mapped, metadata=meta,
+                              pre_buffer=False).read_row_group(group, columns=columns,
+                                                               use_threads=True)
+    finally:
+        if mapped is not None:
+            mapped.close()
 
 
 def _parquet_batches(path: str, columns: list[str], batch_size: int,
