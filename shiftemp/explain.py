@@ -45,11 +45,6 @@ BINARY_METHOD = "exact (the logistic function's integral along the path is close
 _SEGMENT_SERIES_BELOW = 1e-2
 
 
-def _softplus(x: np.ndarray) -> np.ndarray:
-    """``ln(1 + e^x)`` without overflow."""
-    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
-
-
 def mean_logistic_on_segment(a: np.ndarray, b: np.ndarray,
                              softplus_a: np.ndarray | None = None) -> np.ndarray:
     """``integral_0^1 sigma(a + t b) dt`` elementwise, ``sigma`` the logistic function:
@@ -59,9 +54,9 @@ def mean_logistic_on_segment(a: np.ndarray, b: np.ndarray,
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     small = np.abs(b) < _SEGMENT_SERIES_BELOW
     if softplus_a is None:
-        softplus_a = _softplus(a)
+        softplus_a = np.logaddexp(0.0, a)  # softplus, without overflow
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = (_softplus(a + b) - softplus_a) / b
+        out = (np.logaddexp(0.0, a + b) - softplus_a) / b
     if small.any():
         c = a[small] + 0.5 * b[small]
         s = 0.5 * (1.0 + np.tanh(0.5 * c))  # the logistic function, overflow-free
@@ -70,6 +65,15 @@ def mean_logistic_on_segment(a: np.ndarray, b: np.ndarray,
         fourth = second * (1.0 - 12.0 * s + 12.0 * s * s)
         out[small] = s + b2 / 24.0 * second + b2 * b2 / 1920.0 * fourth
     return out
+
+
+def binary_path_sum(D: np.ndarray, y: np.ndarray, logit: np.ndarray, slope: np.ndarray,
+                    softplus_logit: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Two classes: ``sum_i integral_0^1 grad CE_i`` along a path whose logits are ``logit + t
+    slope`` (n,), for the design ``D`` (n, p) and class codes ``y`` (n,). Returns that sum
+    (p, 1) and each row's :func:`mean_logistic_on_segment` (n,)."""
+    mean = mean_logistic_on_segment(logit, slope, softplus_logit)
+    return np.dot(D.T, mean - (y > 0))[:, None], mean
 
 
 def segment_start_slope(mean: np.ndarray, start: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -123,9 +127,8 @@ def _path_gradient(old: Model, refreshed: Model, D: np.ndarray, y: np.ndarray) -
         mean_sign = np.where(inside, sign_a * (2 * crossing - 1), np.sign(a - 0.5 * b))
         return -D.T @ mean_sign / D.shape[0], "exact (each residual changes sign at most once)"
     if w_new.shape[1] == 1:  # binary: the logistic function integrates in closed form
-        n = D.shape[0]
-        mean = mean_logistic_on_segment(D @ w_new[:, 0], D @ delta[:, 0])
-        return D.T @ (mean - (y == 1))[:, None] / n, BINARY_METHOD
+        total, _ = binary_path_sum(D, y, D @ w_new[:, 0], D @ delta[:, 0])
+        return total / D.shape[0], BINARY_METHOD
     nodes, weights = np.polynomial.legendre.leggauss(QUADRATURE_NODES)
     total = np.zeros_like(w_new)
     for node, weight in zip(nodes, weights):

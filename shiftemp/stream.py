@@ -1240,11 +1240,11 @@ class LossPass:
     def _add_binary_path(self, D, y, logit, probability, delta, softplus) -> None:
         """The explanation's path gradient in closed form (two classes), and its derivative in
         the new model's parameters, for a last Newton step taken without another pass."""
-        from .explain import mean_logistic_on_segment, segment_start_slope
+        from .explain import binary_path_sum, segment_start_slope
 
         slope = np.dot(D, delta[:, 0])
-        mean = mean_logistic_on_segment(logit, slope, softplus)
-        self.path_total += np.dot(D.T, mean - (y > 0))[:, None]
+        total, mean = binary_path_sum(D, y, logit, slope, softplus)
+        self.path_total += total
         root = D.T * np.sqrt(segment_start_slope(mean, probability, slope))
         self.path_jacobian += np.dot(root, root.T)
 
@@ -1301,10 +1301,9 @@ def path_gradient_sum(D, y, new, old, t, w) -> np.ndarray:
     by the quadrature (t, w) for more."""
     n, m = D.shape[0], new.shape[1]
     if m == 1:
-        from .explain import mean_logistic_on_segment
+        from .explain import binary_path_sum
 
-        mean = mean_logistic_on_segment(np.dot(D, new[:, 0]), np.dot(D, (old - new)[:, 0]))
-        return np.dot(D.T, mean - (y > 0))[:, None]
+        return binary_path_sum(D, y, np.dot(D, new[:, 0]), np.dot(D, (old - new)[:, 0]))[0]
     Y = np.zeros((m, n))
     hit = np.flatnonzero(y > 0)
     Y[y[hit] - 1, hit] = 1.0
