@@ -68,12 +68,27 @@ def estimate_from_sample(mean: float, sample: np.ndarray, n: int) -> Estimate:
     return Estimate.normal(float(mean), se)
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: a fast, well-spread bijection of uint64."""
-    x = x + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX_STEPS = ((np.uint64(30), np.uint64(0xBF58476D1CE4E5B9)),
+              (np.uint64(27), np.uint64(0x94D049BB133111EB)), (np.uint64(31), None))
+
+
+def _mix(x: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
+    """splitmix64's finaliser: a fast, well-spread bijection of uint64.
+
+    With ``scratch`` (uint64, as long as ``x``), ``x`` is mixed in place and returned: the
+    streaming passes run it on every batch, where nine fresh temporaries cost four times the
+    arithmetic (measured: 2.2 against 0.5 ms per 131,072 rows)."""
+    if scratch is None:
+        x, scratch = x.copy(), np.empty_like(x)
+    with np.errstate(over="ignore"):
+        x += _GOLDEN
+        for shift, multiplier in _MIX_STEPS:
+            np.right_shift(x, shift, out=scratch)
+            x ^= scratch
+            if multiplier is not None:
+                x *= multiplier
+    return x
 
 
 def _name_key(name: str) -> np.uint64:
@@ -147,16 +162,24 @@ def row_hash(
     return hashed.total
 
 
-def finish_folds(total: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """Folds (n,) int64 in ``0..k-1`` of rows whose quantised :class:`RowHash` is ``total``."""
-    with np.errstate(over="ignore"):
-        total = _mix(total ^ _seed_key(seed, _FOLD_SALT))
-    return (total % np.uint64(k)).astype(np.int64)
+def finish_folds(total: np.ndarray, k: int, seed: int, scratch: np.ndarray | None = None,
+                 dtype=np.int64) -> np.ndarray:
+    """Folds (n,) in ``0..k-1`` (``dtype``) of rows whose quantised :class:`RowHash` is
+    ``total``. With ``scratch`` (uint64 (n,)), ``total`` is overwritten: no temporaries."""
+    if scratch is None:
+        total = total.copy()
+    total ^= _seed_key(seed, _FOLD_SALT)
+    np.remainder(_mix(total, scratch), np.uint64(k), out=total)
+    return total.astype(dtype)
 
 
-def finish_spread(total: np.ndarray) -> np.ndarray:
-    """Spread keys (n,) uint64 of rows whose raw :class:`RowHash` is ``total``."""
-    return _mix(total ^ _seed_key(0, _SPREAD_SALT))
+def finish_spread(total: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
+    """Spread keys (n,) uint64 of rows whose raw :class:`RowHash` is ``total``. With
+    ``scratch`` (uint64 (n,)), the keys are written over ``total``: no temporaries."""
+    if scratch is None:
+        total = total.copy()
+    total ^= _seed_key(0, _SPREAD_SALT)
+    return _mix(total, scratch)
 
 
 def fold_ids(

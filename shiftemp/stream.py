@@ -199,14 +199,18 @@ class SpreadSample:
     def offer(self, keys: np.ndarray, rows: "Rows") -> None:
         chosen = None
         threshold = self._threshold
-        if self.cut is not None and (threshold is None or self.cut < threshold):
+        cut = self.cut is not None and (threshold is None or self.cut < threshold)
+        if cut:
             threshold = self.cut
-            self.skipped += int(np.count_nonzero(keys >= self.cut))
         if threshold is not None:
             chosen = np.flatnonzero(keys < threshold)
+            if cut:
+                self.skipped += keys.size - chosen.size
             if chosen.size == 0:
                 return
             keys = keys[chosen]
+        else:
+            keys = keys.copy()  # the pass reuses its buffer for the next batch's keys
         numeric_t = rows.numeric_block(chosen)
         codes_t = rows.codes if chosen is None else np.take(rows.codes, chosen, axis=1)
         self._pending.append((keys, numeric_t, codes_t))
@@ -437,7 +441,10 @@ class Rows:
             return self.numeric if index is None else np.take(self.numeric, index, axis=1)
         block = np.empty((len(self.numeric), self.n if index is None else len(index)))
         for j, column in enumerate(self.numeric):
-            block[j] = column if index is None else column[index]
+            if index is None:
+                block[j] = column
+            else:  # np.take into place: indexing would build a temporary, at twice the cost
+                np.take(column, index, out=block[j], mode="clip")  # in range by construction
         return block
 
 
@@ -561,8 +568,8 @@ class SideStats:
         """Count what usable rows show: the target's magnitude and values, ranges, categories."""
         layout, numeric, codes = self.layout, rows.numeric, rows.codes
         if layout.target_numeric:
-            t = layout.numeric_names.index(layout.target)
-            self.target_top = max(self.target_top, float(np.abs(numeric[t]).max()))
+            target = numeric[layout.numeric_names.index(layout.target)]
+            self.target_top = max(self.target_top, float(target.max()), -float(target.min()))
         # ranges only of the columns that have not varied yet: a column is constant or not,
         # and `low < high` once it has varied (the values themselves are not needed)
         todo = np.flatnonzero(self.low >= self.high)
@@ -584,10 +591,12 @@ class SideStats:
     # -- accumulating ---------------------------------------------------------------------
     def update(self, batch: pa.RecordBatch) -> None:
         n = batch.num_rows
-        if n and not any(column.null_count for column in batch.columns):
+        categorical_at = self._positions(batch)[1]
+        if n and not any(batch.column(i).null_count for i in categorical_at):
             # the common case, a batch without missing values: its statistics first, and only
-            # if they are finite (no NaN or infinity in the batch) its rows are counted;
-            # otherwise the batch is decoded again below, dropping the rows that are not
+            # if they are finite (no NaN or infinity in the batch, and a missing number reads
+            # as NaN) its rows are counted; otherwise the batch is decoded again below,
+            # dropping the rows that are not
             rows = Rows(*self._columns(batch), n)
             if self._accumulate(rows):
                 self.rows_read += n
@@ -672,7 +681,7 @@ class SideStats:
         offset = G[0, 1:] / n
         comoment = G[1:, 1:] - n * np.outer(offset, offset)
         self.moments = moments.merge(Moments(n, shift + offset, comoment))
-        self._keys = finish_spread(spread.total)
+        self._keys = finish_spread(spread.total, self._hash_scratch(n))
         return True
 
     def _hashes(self, n: int) -> tuple[RowHash, RowHash]:
@@ -682,14 +691,19 @@ class SideStats:
         spread = spread_hash(n, out=buffers[2].view(np.uint64), scratch=buffers[1])
         return folds, spread
 
+    def _hash_scratch(self, n: int) -> np.ndarray:
+        """The hashes' scratch row (uint64 (n,)), free once every column is added: where the
+        hashes are finished in place."""
+        return self._buffer("hashes", (3, n))[1].view(np.uint64)
+
     def _add_grams(self, rows: Rows, force: bool = False) -> bool:
         encoder, n = self.encoder, rows.n
         A = self._buffer("design", (encoder.p + 1, n))
         self._ones_row("design", A)
         folds, spread = self._hashes(n)
         encoder.augmented_into(A, rows, self.catalog, folds, spread)
-        fold = finish_folds(folds.total, self.folds, self.seed)
-        fold = fold.astype(np.int8 if self.folds < 128 else np.int64)
+        fold = finish_folds(folds.total, self.folds, self.seed, self._hash_scratch(n),
+                            np.int8 if self.folds < 128 else np.int64)
         blocks, _ = fold_blocks(A, fold, self.folds, self._buffer("sorted", (1, A.size)).reshape(-1))
         grams = np.zeros_like(self.grams)
         for f, block in enumerate(blocks):
@@ -698,7 +712,7 @@ class SideStats:
         if not (force or np.isfinite(np.diagonal(grams, axis1=1, axis2=2)).all()):
             return False
         self.grams += grams
-        self._keys = finish_spread(spread.total)
+        self._keys = finish_spread(spread.total, self._hash_scratch(n))
         return True
 
     def __getstate__(self):
@@ -911,11 +925,16 @@ class Encoder:
         j = layout.categorical_names.index(layout.target)
         return self._lookup("class", j, catalog)[rows.codes[j]]
 
-    def hashed_target(self, y: np.ndarray) -> np.ndarray:
-        """What the fold hash sees of the target: standardised (linear), codes (logistic)."""
+    def hashed_target(self, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """What the fold hash sees of the target: standardised (linear), codes (logistic);
+        written into ``out`` (n,) when given."""
         if self.classes is None:
-            return (y - self.target_centre) / self.target_scale
-        return y.astype(float)
+            out = np.subtract(y, self.target_centre, out=out)
+            return np.divide(out, self.target_scale, out=out)
+        if out is None:
+            return y.astype(float)
+        out[:] = y
+        return out
 
     def augmented_into(self, A: np.ndarray, rows: Rows, catalog: Catalog, folds: RowHash,
                        spread: RowHash | None = None) -> None:
@@ -923,7 +942,7 @@ class Encoder:
         hashed target, adding its rows to the ``folds`` hash, and every raw column to the
         ``spread`` hash (``SideStats.keys``)."""
         self.design_into(A[1:self.p], rows, catalog, folds, spread)
-        A[self.p] = self.hashed_target(self.target(rows, catalog))
+        self.hashed_target(self.target(rows, catalog), out=A[self.p])
         folds.add(A[self.p], "\0target")
         if spread is not None:
             layout = self.layout
