@@ -522,25 +522,33 @@ class SideStats:
                                      where[layout.target])
         return self._batch_positions
 
-    def _columns(self, batch: pa.RecordBatch) -> tuple[list[np.ndarray], np.ndarray]:
+    def _columns(self, batch: pa.RecordBatch) -> tuple[list[np.ndarray], np.ndarray, bool]:
         """The numeric columns (read-only views of the Arrow buffers where they have no missing
-        values) and the category codes (b, n) of a batch."""
+        values; NaN where they do) and the category codes (b, n) of a batch, and whether any of
+        them misses a value."""
         numeric_at, categorical_at, _ = self._positions(batch)
-        numeric = [io.float_values(batch.column(i)) for i in numeric_at]  # to_numpy imports pandas
+        numeric, missing = [], False
+        for i in numeric_at:
+            array = batch.column(i)
+            missing = missing or array.null_count > 0
+            numeric.append(io.float_values(array))  # to_numpy imports pandas
         codes = np.empty((len(categorical_at), batch.num_rows), dtype=np.int64)
         for j, i in enumerate(categorical_at):
-            codes[j] = self.catalog.encode(j, batch.column(i))
-        return numeric, codes
+            array = batch.column(i)
+            missing = missing or array.null_count > 0
+            codes[j] = self.catalog.encode(j, array)
+        return numeric, codes, missing
 
-    def decode(self, batch: pa.RecordBatch) -> Rows | None:
-        """The batch's usable rows; counts what is read and dropped, and the ranges."""
+    def decode(self, batch: pa.RecordBatch, columns=None) -> Rows | None:
+        """The batch's usable rows; counts what is read and dropped, and the ranges.
+        ``columns``: what :meth:`_columns` gave for this batch, if it was called."""
         n = batch.num_rows
         self.rows_read += n
         if n == 0:
             return None
         if batch.column(self._positions(batch)[2]).null_count:
             self.target_null = True
-        numeric, codes = self._columns(batch)
+        numeric, codes, _ = columns or self._columns(batch)
         # a NaN or an infinity makes its column's sum non-finite: one pass finds them all
         sums = np.array([column.sum() for column in numeric])
         finite = bool(np.isfinite(sums).all())
@@ -591,20 +599,19 @@ class SideStats:
     # -- accumulating ---------------------------------------------------------------------
     def update(self, batch: pa.RecordBatch) -> None:
         n = batch.num_rows
-        categorical_at = self._positions(batch)[1]
-        if n and not any(batch.column(i).null_count for i in categorical_at):
+        columns = self._columns(batch) if n else None
+        if n and not columns[2]:
             # the common case, a batch without missing values: its statistics first, and only
-            # if they are finite (no NaN or infinity in the batch, and a missing number reads
-            # as NaN) its rows are counted; otherwise the batch is decoded again below,
-            # dropping the rows that are not
-            rows = Rows(*self._columns(batch), n)
+            # if they are finite (no NaN or infinity in the batch) its rows are counted;
+            # otherwise the batch is decoded again below, dropping the rows that are not
+            rows = Rows(columns[0], columns[1], n)
             if self._accumulate(rows):
                 self.rows_read += n
                 self.present += n
                 self._tally(rows)
                 self.sample.offer(self._keys, rows)
                 return
-        rows = self.decode(batch)
+        rows = self.decode(batch, columns)
         if rows is None:
             return
         if not self._accumulate(rows):  # values whose squares overflow: refused by `checked`
