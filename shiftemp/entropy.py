@@ -131,14 +131,18 @@ def gaussian_entropy_from_moments(
     if m == 0:
         return EntropyEstimate(0.0, np.zeros(sample.shape[0]), {}, rows=n)
     sd = np.sqrt(np.diag(comoment) / (n - 1))
-    Z = (sample - mean) / sd
+    # the sample standardised in its transpose (m, k), whose rows are contiguous, and worked on
+    # in place: a 100,000-row sample made several (k, m) temporaries, most of the time after a
+    # streaming pass
+    Zt = np.subtract(sample.T, mean[:, None])
+    Zt /= sd[:, None]
     R = comoment / np.outer(sd, sd) / (n - 1)
     try:
         chol = numerics.cholesky(R) if n > m + 1 else None
     except np.linalg.LinAlgError:
         chol = None
     if chol is None or np.min(np.diag(chol)) ** 2 < 1e-12:
-        fourth = float(np.mean(np.einsum("ij,ij->i", Z, Z) ** 2))
+        fourth = float(np.mean(np.einsum("ij,ij->j", Zt, Zt) ** 2))
         delta = shrinkage_from_moments(R * ((n - 1) / n), fourth, n)
         R = (1 - delta) * R + delta * np.eye(m)
         chol = numerics.cholesky(R)
@@ -147,8 +151,9 @@ def gaussian_entropy_from_moments(
     value = 0.5 * m * LOG_2PI_E + float(log_sd.sum()) + 0.5 * (log_det_R - log_det_bias(m, n))
     # L^-1 once (m x m), then one matrix product over the sample's rows: a triangular solve
     # with 100,000 right-hand sides costs ten times more in numpy
-    whitened = Z @ numerics.solve_lower(chol, np.eye(m)).T
-    mahalanobis = np.einsum("ij,ij->i", whitened, whitened)
+    whitened = numerics.solve_lower(chol, np.eye(m)) @ Zt
+    whitened *= whitened
+    mahalanobis = whitened.sum(axis=0)
     marginal_bias = log_det_bias(1, n)
     marginals = {
         name: 0.5 * LOG_2PI_E + float(s) - 0.5 * marginal_bias for name, s in zip(names, log_sd)
@@ -243,9 +248,12 @@ class DataSummary:
     def entropy(self, keep: list[int], names: tuple[str, ...]) -> EntropyEstimate:
         """The data entropy over the numeric columns ``keep`` (named ``names``) and every
         categorical column."""
+        every = len(keep) == self.mean.shape[0]  # keep is sorted: all columns, no copies
         total = gaussian_entropy_from_moments(
-            self.rows, self.mean[keep], self.comoment[np.ix_(keep, keep)], names,
-            self.sample_numeric[:, keep], None if self.log_unit is None else self.log_unit[keep],
+            self.rows, self.mean if every else self.mean[keep],
+            self.comoment if every else self.comoment[np.ix_(keep, keep)], names,
+            self.sample_numeric if every else self.sample_numeric[:, keep],
+            None if self.log_unit is None else self.log_unit[keep],
         )
         return total, [
             shannon_entropy_from_counts(counts, codes)

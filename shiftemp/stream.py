@@ -770,6 +770,12 @@ class SideStats:
             self.moments = self.moments.widen(total).merge(other.moments.take(inverse))
         return self
 
+    def settle(self) -> None:
+        """Cut the spread sample's waiting rows back and free the batch buffers: what a
+        computing thread does once its batches are done, beside the others, before the merge."""
+        self.sample.compact()
+        self._scratch, self._ones = {}, {}
+
     def finish(self) -> "SideStats":
         self.sample.compact()
         return self
@@ -1545,9 +1551,12 @@ class _Worker(threading.Thread):
         with np.errstate(over="ignore", invalid="ignore"):
             while True:
                 item = self._box.get()
-                if item is _Worker.END:
-                    return
                 try:
+                    if item is _Worker.END:
+                        settle = getattr(self.accumulator, "settle", None)
+                        if settle is not None:  # in parallel: the merge that follows is serial
+                            settle()
+                        return
                     self.accumulator.update(item)
                 except BaseException as exc:  # raised by the runner, in the caller's thread
                     self.error = exc
