@@ -10,11 +10,10 @@ import gc
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from typer.exceptions import Abort, Exit, TyperException
-from rich.console import Console
 
 from . import io, render
 from .decision import DEFAULT_MIN_GAIN
@@ -23,6 +22,9 @@ from .errors import ExitCode, OptionError, ShiftempError
 from .models import Family, Loss
 from .render import Format
 from .typetwo import Engine, EntropyKind, compare as compare_datasets
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     name="shiftemp",
@@ -73,6 +75,8 @@ def checked_settings(ctx: typer.Context, loaded) -> dict:
 
 def stdout_console(no_color: bool = False, width: int = 110) -> Console:
     """The console for results; plain and wide when stdout is not a terminal."""
+    from rich.console import Console  # here: a JSON report to a file does not pay its import
+
     color = not no_color and not os.environ.get("NO_COLOR")
     terminal = sys.stdout.isatty()
     return Console(
@@ -128,6 +132,7 @@ class progress_bar:
     def __init__(self, quiet: bool, no_color: bool = False):
         self.bar = None
         if not quiet and sys.stderr.isatty():
+            from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             self.bar = Progress(

@@ -81,6 +81,23 @@ print(json.dumps({{"code": code, "loaded": loaded}}))
     assert result["loaded"] == []
 
 
+def test_a_json_report_to_a_file_does_not_load_rich(tmp_path):
+    """rich draws tables; a pipeline's JSON report does not pay for its import (40 ms)."""
+    ref, new = _linear_pair(tmp_path)
+    out = tmp_path / "report.json"
+    script = f"""
+import json, sys
+import shiftemp.cli
+code = shiftemp.cli.main(["compare", {str(ref)!r}, {str(new)!r}, "--target", "y", "--quiet",
+                          "--format", "json", "--output", {str(out)!r}])
+print(json.dumps({{"code": code, "rich": sorted(m for m in sys.modules if m.split(".")[0] == "rich")}}))
+"""
+    result = _clean_run(script, tmp_path)
+    assert result["code"] in (0, 1)  # keep or retrain: a report was written
+    assert result["rich"] == []
+    assert json.loads(out.read_text())["recommendation"]
+
+
 def test_importing_the_package_loads_no_heavy_module(tmp_path):
     script = f"""
 import json, sys
