@@ -122,30 +122,49 @@ class RowHash:
     def __init__(self, n: int, salt: int, scale: float | None = None,
                  out: np.ndarray | None = None, scratch: np.ndarray | None = None):
         self.salt, self.scale = salt, scale
-        self.total = np.zeros(n, dtype=np.uint64) if out is None else out
-        self.total[:] = 0
+        self._total = np.empty(n, dtype=np.uint64) if out is None else out
+        self._fresh = True  # no column yet: the first one's products are written, not added
         self._scratch = np.empty(n) if scratch is None else scratch
         self._bits = self._scratch.view(np.uint64)
+
+    @property
+    def total(self) -> np.ndarray:
+        """The sum so far (n,) uint64."""
+        if self._fresh:
+            self._total[:] = 0
+            self._fresh = False
+        return self._total
+
+    def _products(self) -> np.ndarray:
+        """Where the next column's products go: the sum itself for the first column (no zeros
+        to add them to), the scratch otherwise."""
+        return self._total if self._fresh else self._bits
+
+    def _added(self, products: np.ndarray) -> None:
+        if products is self._bits:
+            self._total += products
+        self._fresh = False
 
     def add(self, column: np.ndarray, name: str) -> None:
         """Add one column (n,) of float64 values."""
         key = _column_key(name, self.salt)
-        bits = self._bits
+        bits, out = self._bits, self._products()
         if self.scale is not None:
             np.multiply(column, self.scale, out=self._scratch)
             np.rint(self._scratch, out=self._scratch)
-            np.multiply(bits, key, out=bits)
+            np.multiply(bits, key, out=out)
         elif column.dtype == np.float64 and column.flags.c_contiguous:
-            np.multiply(column.view(np.uint64), key, out=bits)  # the bits in place, no copy
+            np.multiply(column.view(np.uint64), key, out=out)  # the bits in place, no copy
         else:
             np.copyto(self._scratch, column)
-            np.multiply(bits, key, out=bits)
-        self.total += bits
+            np.multiply(bits, key, out=out)
+        self._added(out)
 
     def add_keys(self, hashes: np.ndarray, name: str) -> None:
         """Add a column of 64-bit hashes (n,) uint64 (categories: :func:`level_hashes`)."""
-        np.multiply(hashes, _column_key(name, self.salt), out=self._bits)
-        self.total += self._bits
+        out = self._products()
+        np.multiply(hashes, _column_key(name, self.salt), out=out)
+        self._added(out)
 
 
 def row_hash(

@@ -448,9 +448,11 @@ class Rows:
         return block
 
 
-def fold_blocks(A: np.ndarray, fold: np.ndarray, k: int, scratch: np.ndarray):
+def fold_blocks(A: np.ndarray, fold: np.ndarray, k: int, scratch: np.ndarray,
+                intercept: bool = False):
     """The columns of ``A`` (r, n) fold by fold: ``(blocks, members)``, ``blocks[f]`` a contiguous
     (r, n_f) array in ``scratch`` (r n values at least) and ``members[f]`` the columns' indices.
+    ``intercept``: row 0 of ``A`` is all ones, and is filled rather than gathered.
 
     Contiguous because np.dot releases the GIL only on contiguous operands (np.matmul never
     does); gathered column by column, so that all the folds' gathers read a column from the
@@ -465,7 +467,10 @@ def fold_blocks(A: np.ndarray, fold: np.ndarray, k: int, scratch: np.ndarray):
     width = A.shape[0]
     blocks = [scratch[width * bounds[f]:width * bounds[f + 1]].reshape(width, -1) for f in range(k)]
     members = [order[bounds[f]:bounds[f + 1]] for f in range(k)]
-    for j in range(width):
+    if intercept:
+        for block in blocks:
+            block[0] = 1.0
+    for j in range(1 if intercept else 0, width):
         for block, index in zip(blocks, members):
             np.take(A[j], index, out=block[j], mode="clip")  # in range by construction
     return blocks, members
@@ -711,7 +716,8 @@ class SideStats:
         encoder.augmented_into(A, rows, self.catalog, folds, spread)
         fold = finish_folds(folds.total, self.folds, self.seed, self._hash_scratch(n),
                             np.int8 if self.folds < 128 else np.int64)
-        blocks, _ = fold_blocks(A, fold, self.folds, self._buffer("sorted", (1, A.size)).reshape(-1))
+        blocks, _ = fold_blocks(A, fold, self.folds, self._buffer("sorted", (1, A.size)).reshape(-1),
+                                intercept=True)
         grams = np.zeros_like(self.grams)
         for f, block in enumerate(blocks):
             if block.shape[1]:
@@ -1218,7 +1224,7 @@ class LossPass:
         if fold is not None:
             if self._scratch is None or self._scratch.size < p * n:
                 self._scratch = np.empty(p * n)
-            blocks, members = fold_blocks(D.T, fold, self.folds, self._scratch)
+            blocks, members = fold_blocks(D.T, fold, self.folds, self._scratch, intercept=True)
         if self.per_fold is not None:
             j = self.per_fold
             self._add_per_fold(blocks, members, probabilities[j], residual[j], ce[j])
