@@ -160,6 +160,15 @@ class RowHash:
             np.multiply(bits, key, out=out)
         self._added(out)
 
+    def add_grid(self, column: np.ndarray, name: str) -> None:
+        """Add one column (n,) given in grid units, ``value * scale`` already (bit for bit what
+        :meth:`add` computes first when the scale is a power of two): one multiplication less
+        per value."""
+        out = self._products()
+        np.rint(column, out=self._scratch)
+        np.multiply(self._bits, _column_key(name, self.salt), out=out)
+        self._added(out)
+
     def add_keys(self, hashes: np.ndarray, name: str) -> None:
         """Add a column of 64-bit hashes (n,) uint64 (categories: :func:`level_hashes`)."""
         out = self._products()

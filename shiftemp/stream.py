@@ -52,6 +52,7 @@ from .dataset import (
     type_mismatch,
 )
 from .energy import (
+    QUANTUM,
     RowHash,
     estimate_from_sample,
     finish_folds,
@@ -708,12 +709,16 @@ class SideStats:
         hashes are finished in place."""
         return self._buffer("hashes", (3, n))[1].view(np.uint64)
 
-    def _add_grams(self, rows: Rows, force: bool = False) -> bool:
+    def _add_grams(self, rows: Rows, force: bool = False, grid: bool = True) -> bool:
+        """``grid``: build the design in the fold grid's units (one multiplication less per
+        value, :meth:`Encoder.design_into`) and scale the Gram matrices back, exactly; a batch
+        whose Grams overflow in those units (values beyond 1e148 standard deviations) is done
+        again in plain ones."""
         encoder, n = self.encoder, rows.n
         A = self._buffer("design", (encoder.p + 1, n))
         self._ones_row("design", A)
         folds, spread = self._hashes(n)
-        encoder.augmented_into(A, rows, self.catalog, folds, spread)
+        encoder.augmented_into(A, rows, self.catalog, folds, spread, grid)
         fold = finish_folds(folds.total, self.folds, self.seed, self._hash_scratch(n),
                             np.int8 if self.folds < 128 else np.int64)
         blocks, _ = fold_blocks(A, fold, self.folds, self._buffer("sorted", (1, A.size)).reshape(-1),
@@ -722,8 +727,15 @@ class SideStats:
         for f, block in enumerate(blocks):
             if block.shape[1]:
                 grams[f] = np.dot(block, block.T)
-        if not (force or np.isfinite(np.diagonal(grams, axis1=1, axis2=2)).all()):
+        finite = np.isfinite(np.diagonal(grams, axis1=1, axis2=2)).all()
+        if grid and not finite:
+            return self._add_grams(rows, force, grid=False)
+        if not (force or finite):
             return False
+        if grid:  # back from grid units: powers of two, exact
+            unit = np.full(encoder.p + 1, QUANTUM)
+            unit[0] = 1.0
+            grams *= np.outer(unit, unit)
         self.grams += grams
         self._keys = finish_spread(spread.total, self._hash_scratch(n))
         return True
@@ -887,31 +899,40 @@ class Encoder:
         return slots
 
     def design_into(self, out: np.ndarray, rows: Rows, catalog: Catalog,
-                    folds: RowHash | None = None, spread: RowHash | None = None) -> None:
+                    folds: RowHash | None = None, spread: RowHash | None = None,
+                    grid: bool = False) -> None:
         """Write the standardised features ``Z`` (d, n) into ``out``; add each design row to
         the ``folds`` hash and each raw numeric feature to the ``spread`` hash while they are in
-        the CPU's cache."""
+        the CPU's cache.
+
+        ``grid``: write ``Z / QUANTUM`` instead, in the fold grid's units, which the fold hash
+        rounds as they are. Dividing by ``scale * QUANTUM`` (a power of two times the scale)
+        gives exactly ``Z`` times ``2**20``, bit for bit, so the hash is the same and a Gram
+        matrix of these rows is the Gram matrix of ``Z`` times a power of two."""
         position = 0
         names = self.feature_names
+        unit = QUANTUM if grid else 1.0
+        add = None if folds is None else (folds.add_grid if grid else folds.add)
         for is_categorical, j, column in self._slots():
             if is_categorical:
                 width = len(self.levels[column]) - 1
                 block = out[position:position + width]
-                c, s = self.centre[position:position + width], self.scale[position:position + width]
+                c = self.centre[position:position + width]
+                s = self.scale[position:position + width] * unit
                 block[:] = (np.subtract(0.0, c) / s)[:, None]
                 offsets = self._lookup("feature", j, catalog)[rows.codes[j]]
                 hit = np.flatnonzero(offsets >= 0)
                 block[offsets[hit], hit] = (np.subtract(1.0, c) / s)[offsets[hit]]
-                if folds is not None:
+                if add is not None:
                     for i in range(width):
-                        folds.add(block[i], names[position + i])
+                        add(block[i], names[position + i])
                 position += width
             else:
                 row = out[position]
                 np.subtract(rows.numeric[j], self.centre[position], out=row)
-                row /= self.scale[position]
-                if folds is not None:
-                    folds.add(row, names[position])
+                row /= self.scale[position] * unit
+                if add is not None:
+                    add(row, names[position])
                 if spread is not None:
                     spread.add(rows.numeric[j], column)
                 position += 1
@@ -944,25 +965,30 @@ class Encoder:
         j = layout.categorical_names.index(layout.target)
         return self._lookup("class", j, catalog)[rows.codes[j]]
 
-    def hashed_target(self, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def hashed_target(self, y: np.ndarray, out: np.ndarray | None = None,
+                      grid: bool = False) -> np.ndarray:
         """What the fold hash sees of the target: standardised (linear), codes (logistic);
-        written into ``out`` (n,) when given."""
+        written into ``out`` (n,) when given; ``grid``: in the grid's units (linear, see
+        :meth:`design_into`)."""
         if self.classes is None:
             out = np.subtract(y, self.target_centre, out=out)
-            return np.divide(out, self.target_scale, out=out)
+            return np.divide(out, self.target_scale * (QUANTUM if grid else 1.0), out=out)
+        if grid:
+            raise ValueError("the class codes of a target are hashed as they are")
         if out is None:
             return y.astype(float)
         out[:] = y
         return out
 
     def augmented_into(self, A: np.ndarray, rows: Rows, catalog: Catalog, folds: RowHash,
-                       spread: RowHash | None = None) -> None:
+                       spread: RowHash | None = None, grid: bool = False) -> None:
         """Write ``[Z t]`` into rows 1 to p of ``A`` (p + 1, n), whose row 0 holds ones, t the
         hashed target, adding its rows to the ``folds`` hash, and every raw column to the
-        ``spread`` hash (``SideStats.keys``)."""
-        self.design_into(A[1:self.p], rows, catalog, folds, spread)
-        self.hashed_target(self.target(rows, catalog), out=A[self.p])
-        folds.add(A[self.p], "\0target")
+        ``spread`` hash (``SideStats.keys``); ``grid``: in the fold grid's units
+        (:meth:`design_into`)."""
+        self.design_into(A[1:self.p], rows, catalog, folds, spread, grid)
+        self.hashed_target(self.target(rows, catalog), out=A[self.p], grid=grid)
+        (folds.add_grid if grid else folds.add)(A[self.p], "\0target")
         if spread is not None:
             layout = self.layout
             for j, column in enumerate(layout.numeric_names):

@@ -397,3 +397,40 @@ def test_fold_blocks_are_each_folds_columns_in_order_and_contiguous(rng):
         np.testing.assert_array_equal(index, np.flatnonzero(fold == f))
         np.testing.assert_array_equal(block, A[:, fold == f])
         assert block.flags.c_contiguous
+
+
+def test_fold_blocks_fill_the_intercept_row_with_ones(rng):
+    A = rng.normal(size=(4, 1000))
+    A[0] = 1.0
+    fold = rng.integers(0, 5, 1000)
+    scratch = np.full(A.size, np.nan)
+    blocks, _ = stream.fold_blocks(A, fold, 5, scratch, intercept=True)
+    for f, block in enumerate(blocks):
+        np.testing.assert_array_equal(block, A[:, fold == f])
+
+
+@pytest.mark.parametrize("huge", [False, True])
+def test_fold_grams_in_grid_units_are_the_plain_ones_bit_for_bit(rng, huge):
+    """The shifted data's design is built in the fold grid's units and its Grams scaled back by
+    powers of two: the same bits as in plain units, also where a value's square overflows in grid
+    units only (that batch is done again in plain ones)."""
+    from shiftemp.models import Family
+
+    ref, new = mixed_frames(rng, missing=False)
+    layout = stream.resolve_layout([io.scan(ref).schema] * 2, ["r", "s"], "y", None, None)
+    stats = stream.LocalRunner(workers=1).run(
+        io.scan(ref), stream.PassSpec(stream._SideFactory(layout, 100, None, 5, 0), layout.used, "r"))
+    encoder = stream.make_encoder(layout, Family.LINEAR, stats)
+    if huge:
+        new.loc[3, "a"] = 1e150  # its square fits a double; times 2**20 first, it does not
+    batch = pa.RecordBatch.from_pandas(new[layout.used], preserve_index=False)
+    grams, keys = {}, {}
+    for grid in (True, False):
+        side = stream.SideStats(layout, 100, encoder, 5, 0)
+        numeric, codes, _ = side._columns(batch)
+        with np.errstate(over="ignore"):  # as in a pass: the overflow is what is tested
+            assert side._add_grams(stream.Rows(numeric, codes, batch.num_rows), grid=grid)
+        grams[grid], keys[grid] = side.grams, side._keys.copy()
+    assert np.isfinite(grams[True]).all()
+    np.testing.assert_array_equal(grams[True], grams[False])
+    np.testing.assert_array_equal(keys[True], keys[False])
