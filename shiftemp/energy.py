@@ -77,8 +77,8 @@ def _mix(x: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
     """splitmix64's finaliser: a fast, well-spread bijection of uint64.
 
     With ``scratch`` (uint64, as long as ``x``), ``x`` is mixed in place and returned: the
-    streaming passes run it on every batch, where nine fresh temporaries cost four times the
-    arithmetic (measured: 2.2 against 0.5 ms per 131,072 rows)."""
+    streaming passes run it on every batch, on buffers they reuse, rather than making nine
+    temporaries as long as the batch."""
     if scratch is None:
         x, scratch = x.copy(), np.empty_like(x)
     with np.errstate(over="ignore"):
@@ -195,7 +195,7 @@ def finish_folds(total: np.ndarray, k: int, seed: int, scratch: np.ndarray | Non
     """Folds (n,) in ``0..k-1`` (``dtype``) of rows whose quantised :class:`RowHash` is
     ``total``. With ``scratch`` (uint64 (n,)), ``total`` is overwritten: no temporaries."""
     if scratch is None:
-        total = total.copy()
+        total, scratch = total.copy(), np.empty_like(total)
     total ^= _seed_key(seed, _FOLD_SALT)
     np.remainder(_mix(total, scratch), np.uint64(k), out=total)
     return total.astype(dtype)
@@ -205,7 +205,7 @@ def finish_spread(total: np.ndarray, scratch: np.ndarray | None = None) -> np.nd
     """Spread keys (n,) uint64 of rows whose raw :class:`RowHash` is ``total``. With
     ``scratch`` (uint64 (n,)), the keys are written over ``total``: no temporaries."""
     if scratch is None:
-        total = total.copy()
+        total, scratch = total.copy(), np.empty_like(total)
     total ^= _seed_key(0, _SPREAD_SALT)
     return _mix(total, scratch)
 
