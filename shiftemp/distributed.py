@@ -98,7 +98,7 @@ class DaskRunner:
         parts = scan.split()
         futures = [
             self.client.submit(_partition_pass, spec.factory, part, spec.columns,
-                               self.batch_size, pure=False)
+                               self.batch_size or spec.batch_rows, pure=False)
             for part in parts
         ]
         if self.progress is not None:

@@ -1490,11 +1490,14 @@ class _FrozenCatalog(Catalog):
 
 @dataclass
 class PassSpec:
-    """How to start the accumulator of a pass; picklable, for Dask workers."""
+    """How to start the accumulator of a pass; picklable, for Dask workers. ``batch_rows``:
+    the pass's own batch size (``None``: :func:`shiftemp.io.batch_rows`), unless the runner was
+    given one."""
 
     factory: Callable[[], Any]
     columns: list[str]
     label: str
+    batch_rows: int | None = None
 
 
 def default_workers() -> int:
@@ -1522,11 +1525,12 @@ class LocalRunner:
         self.workers = workers or default_workers()
 
     def run(self, scan: io.Scan, spec: PassSpec):
+        batch_size = self.batch_size or spec.batch_rows
         if self.workers < 2:
             accumulator = spec.factory()
             done = 0
             with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked once, below
-                for batch in _prefetch(scan.batches(spec.columns, self.batch_size)):
+                for batch in _prefetch(scan.batches(spec.columns, batch_size)):
                     accumulator.update(batch)
                     done += batch.num_rows
                     if self.progress is not None:
@@ -1537,7 +1541,7 @@ class LocalRunner:
             worker.start()
         done = 0
         try:
-            for i, batch in enumerate(scan.batches(spec.columns, self.batch_size)):
+            for i, batch in enumerate(scan.batches(spec.columns, batch_size)):
                 if not workers[i % len(workers)].give(batch):
                     break  # that worker failed: its error is raised below
                 done += batch.num_rows
@@ -1934,11 +1938,13 @@ def _read_reference(scan, new_scan, layout: Layout, settings: Settings, runner):
 
 def _first_pass(scan: io.Scan, layout: Layout, runner, capacity: int, label: str,
                 encoder: Encoder | None = None, folds: int = 5, seed: int = 0) -> SideStats:
+    rows = io.batch_rows(len(layout.used), io.STATS_BATCH_ROWS)
     spec = PassSpec(_SideFactory(layout, capacity, encoder, folds, seed, scan.rows),
-                    layout.used, label)
+                    layout.used, label, rows)
     stats = runner.run(scan, spec)
     if stats.sample.short:  # the cut was too tight (many duplicated rows): once more, exactly
-        spec = PassSpec(_SideFactory(layout, capacity, encoder, folds, seed), layout.used, label)
+        spec = PassSpec(_SideFactory(layout, capacity, encoder, folds, seed), layout.used, label,
+                        rows)
         stats = runner.run(scan, spec)
     stats.name = scan.path
     field = scan.schema.field(layout.target).type
