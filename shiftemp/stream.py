@@ -715,8 +715,8 @@ class SideStats:
         whose Grams overflow in those units (values beyond 1e148 standard deviations) is done
         again in plain ones."""
         encoder, n = self.encoder, rows.n
+        # row 0 of A, the intercept, is left unset: fold_blocks fills it in each fold's block
         A = self._buffer("design", (encoder.p + 1, n))
-        self._ones_row("design", A)
         folds, spread = self._hashes(n)
         encoder.augmented_into(A, rows, self.catalog, folds, spread, grid)
         fold = finish_folds(folds.total, self.folds, self.seed, self._hash_scratch(n),
