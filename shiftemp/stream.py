@@ -1682,6 +1682,26 @@ class _Hash(threading.Thread):
         return self.value
 
 
+def _import_beside(module: str) -> None:
+    """Start importing ``module`` in a thread, beside a pass: scipy.linalg takes 0.3 s of one
+    core to import, which between two passes would run alone. Python's import lock makes a
+    later ``import`` in any thread wait for this one, never import twice; a failure here is
+    left for that import to raise."""
+    import importlib
+    import sys
+
+    if module in sys.modules:
+        return
+
+    def load():
+        try:
+            importlib.import_module(module)
+        except BaseException:  # noqa: BLE001 - raised again by the import that needs it
+            pass
+
+    threading.Thread(target=load, daemon=True).start()
+
+
 def _limit_blas():
     try:
         from threadpoolctl import threadpool_limits
@@ -2383,6 +2403,7 @@ def _compare_with(reference: Reference, new_scan, settings, runner, ref_hash, ne
             _fit_reference(reference, reference._scan, runner, settings,
                            settings.entropy == "parameters")
     else:
+        _import_beside("scipy.linalg")  # the logistic fits' solver, needed after this pass
         if new is None:
             capacity = _initial_capacity(layout, settings.spread_rows)
             new = _first_pass(new_scan, layout, runner, capacity, f"reading {new_scan.path}")

@@ -457,3 +457,31 @@ def test_binary_softmax_is_the_logistic_function_and_its_cross_entropy(rng):
     P_only, none = stream.softmax_t(logits.copy(), 3, 1, y, entropies=False)
     assert none is None
     np.testing.assert_array_equal(P_only, P)
+
+
+def test_a_module_imported_beside_a_pass_is_imported_once_and_its_error_left_to_the_caller(
+        tmp_path, monkeypatch):
+    """The logistic path starts scipy.linalg's import in a thread beside a pass: an import that
+    needs it meanwhile waits for that one (Python's import lock), and a failing import raises
+    where the module is needed, not in the thread."""
+    import importlib
+    import time
+
+    log = tmp_path / "imports.log"
+    (tmp_path / "slow_module.py").write_text(
+        "import threading, time\n"
+        f"open({str(log)!r}, 'a').write(threading.current_thread().name + ';')\n"
+        "time.sleep(0.3)\n"
+        "VALUE = 42\n")
+    (tmp_path / "broken_module.py").write_text("raise RuntimeError('broken on purpose')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("slow_module", "broken_module"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    stream._import_beside("slow_module")
+    time.sleep(0.05)  # the thread is inside the module's body
+    assert importlib.import_module("slow_module").VALUE == 42
+    imports = log.read_text().split(";")[:-1]
+    assert len(imports) == 1 and imports[0] != "MainThread"  # once, by the thread
+    stream._import_beside("broken_module")  # nothing raised here
+    with pytest.raises(RuntimeError, match="broken on purpose"):
+        importlib.import_module("broken_module")
