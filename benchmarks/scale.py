@@ -220,9 +220,18 @@ def table(rows: list[dict]) -> str:
 
 
 def machine() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    packages = []
+    for name in ("numpy", "pyarrow", "pandas", "evidently"):
+        try:
+            packages.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            pass
     return (f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}), Python"
-            f" {platform.python_version()}, load average {load:.1f} at the start")
+            f" {platform.python_version()} ({', '.join(packages)}), load average {load:.1f} at"
+            " the start")
 
 
 def write_docs(text: str) -> None:
