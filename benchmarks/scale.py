@@ -116,8 +116,10 @@ def measure(command: list[str], repeats: int) -> dict:
     """Median wall time and the largest peak RSS over ``repeats`` runs, each in a fresh process."""
     runs = []
     for _ in range(repeats):
+        # from benchmarks/: `python -m shiftemp` then runs the installed package, the one that
+        # compiled() compiled, not a checkout in the working directory
         out = subprocess.run([PYTHON, "-c", MEASURE, *command], capture_output=True, text=True,
-                             check=True)
+                             check=True, cwd=HERE)
         result = json.loads(out.stdout)
         if result["code"] != 0:
             raise SystemExit(f"failed: {' '.join(command)}\n{result['stderr']}")
