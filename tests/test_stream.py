@@ -478,7 +478,9 @@ def test_a_module_imported_beside_a_pass_is_imported_once_and_its_error_left_to_
     for name in ("slow_module", "broken_module"):
         monkeypatch.delitem(sys.modules, name, raising=False)
     stream._import_beside("slow_module")
-    time.sleep(0.05)  # the thread is inside the module's body
+    deadline = time.monotonic() + 30
+    while not log.exists() and time.monotonic() < deadline:  # the thread is in the module's body
+        time.sleep(0.01)
     assert importlib.import_module("slow_module").VALUE == 42
     imports = log.read_text().split(";")[:-1]
     assert len(imports) == 1 and imports[0] != "MainThread"  # once, by the thread
