@@ -982,8 +982,8 @@ class Encoder:
 
     def augmented_into(self, A: np.ndarray, rows: Rows, catalog: Catalog, folds: RowHash,
                        spread: RowHash | None = None, grid: bool = False) -> None:
-        """Write ``[Z t]`` into rows 1 to p of ``A`` (p + 1, n), whose row 0 holds ones, t the
-        hashed target, adding its rows to the ``folds`` hash, and every raw column to the
+        """Write ``[Z t]`` into rows 1 to p of ``A`` (p + 1, n), t the hashed target (row 0,
+        the intercept, is left as it is: :func:`fold_blocks` fills it), adding its rows to the ``folds`` hash, and every raw column to the
         ``spread`` hash (``SideStats.keys``); ``grid``: in the fold grid's units
         (:meth:`design_into`)."""
         self.design_into(A[1:self.p], rows, catalog, folds, spread, grid)
