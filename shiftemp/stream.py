@@ -983,9 +983,9 @@ class Encoder:
     def augmented_into(self, A: np.ndarray, rows: Rows, catalog: Catalog, folds: RowHash,
                        spread: RowHash | None = None, grid: bool = False) -> None:
         """Write ``[Z t]`` into rows 1 to p of ``A`` (p + 1, n), t the hashed target (row 0,
-        the intercept, is left as it is: :func:`fold_blocks` fills it), adding its rows to the ``folds`` hash, and every raw column to the
-        ``spread`` hash (``SideStats.keys``); ``grid``: in the fold grid's units
-        (:meth:`design_into`)."""
+        the intercept, is left as it is: :func:`fold_blocks` fills it), adding its rows to the
+        ``folds`` hash, and every raw column to the ``spread`` hash (the spread sample's keys);
+        ``grid``: in the fold grid's units (:meth:`design_into`)."""
         self.design_into(A[1:self.p], rows, catalog, folds, spread, grid)
         self.hashed_target(self.target(rows, catalog), out=A[self.p], grid=grid)
         (folds.add_grid if grid else folds.add)(A[self.p], "\0target")
