@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 from typer.exceptions import Abort, Exit, TyperException
 
-from . import io, render
+from . import interrupt, io, render
 from .decision import DEFAULT_MIN_GAIN
 from .defaults import DEFAULT_SPLITS, InitLaw
 from .errors import ExitCode, OptionError, ShiftempError
@@ -211,6 +211,7 @@ def compare(
             calibrate=calibrate, calibration_splits=calibration_splits,
             init=init.value, **_network_options(model, hidden, activation, epochs),
         )
+    interrupt.check()  # before any output: the run may have finished past a dropped Ctrl-C
     for message in report.notes:
         note(message, quiet)
     if output is not None:
@@ -511,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
         # out of the collector's sight, its full collections (the one at exit took 0.1 s of a
         # 10M-row compare) do not walk those objects again
         gc.freeze()
+        interrupt.install()
     command = typer.main.get_command(app)
     if (getattr(sys.stdout, "encoding", None) or "utf-8").lower().replace("-", "") != "utf8":
         # a terminal that cannot show a column name (or a table's rules) gets an escape, not a
@@ -521,6 +523,7 @@ def main(argv: list[str] | None = None) -> int:
             pass
     try:
         code = command.main(args=argv, prog_name="shiftemp", standalone_mode=False)
+        interrupt.check()
         if code == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into a returned 130, silently
             print("shiftemp: interrupted", file=sys.stderr)
     except ShiftempError as exc:

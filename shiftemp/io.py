@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 # pandas, pyarrow.csv and pyarrow.dataset are imported where a frame, a CSV or a folder of parquet
 # parts is read: a streaming run over parquet files needs none of them, and their imports
 # (~0.9 s, ~0.1 s, ~0.8 s) would be most of its wall time
+from . import interrupt
 from .errors import InputError, OptionError
 
 if TYPE_CHECKING:
@@ -252,6 +253,7 @@ def write_text(path: str | os.PathLike, text: str) -> None:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
+        interrupt.check()  # a Ctrl-C that Python dropped must not leave a report behind
         os.replace(temporary, path)
     except BaseException as exc:
         Path(temporary).unlink(missing_ok=True)
@@ -519,6 +521,7 @@ def write_bytes(path: str | os.PathLike, members: dict[str, bytes]) -> None:
                     archive.writestr(name, data)
             out.flush()
             os.fsync(out.fileno())
+        interrupt.check()
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -104,3 +104,73 @@ def test_a_closed_pipe_ends_the_run_quietly(tmp_path):
     stderr = process.stderr.read()
     assert process.wait(timeout=120) == 0, stderr
     assert stderr == ""
+
+
+DROPPING_RUN = """
+import os, signal, sys, weakref
+from shiftemp import cli
+
+real = cli.compare_datasets
+
+def compare_past_a_dropped_interrupt(*args, **kwargs):
+    # Ctrl-C lands while a weakref callback runs, where Python drops the KeyboardInterrupt (an
+    # import's module-lock callback is one such place: it happened in CI)
+    class Token:
+        pass
+    token = Token()
+    def callback(ref):
+        os.kill(os.getpid(), signal.SIGINT)
+        sum(range(1000))  # the handler runs here, inside the callback
+    ref = weakref.ref(token, callback)
+    del token
+    return real(*args, **kwargs)
+
+cli.compare_datasets = compare_past_a_dropped_interrupt
+if os.environ.get("DEFAULT_HANDLER"):
+    cli.interrupt.install = lambda: None
+sys.argv = ["shiftemp", *sys.argv[1:]]
+cli.main()
+"""
+
+
+@pytest.mark.parametrize("handler", ["shiftemp", "python's default"])
+def test_a_ctrl_c_python_drops_still_ends_the_run_with_130(tmp_path, handler):
+    """With Python's default handler the run would go on, write its report and exit 0 (the check
+    that this test can fail); with shiftemp's it exits 130, silently, and writes nothing."""
+    rng = np.random.default_rng(4)
+    for name in ("ref.csv", "new.csv"):
+        pd.DataFrame({"a": rng.normal(size=200), "y": rng.normal(size=200)}).to_csv(
+            tmp_path / name, index=False
+        )
+    env = environment()
+    if handler != "shiftemp":
+        env["DEFAULT_HANDLER"] = "1"
+    process = subprocess.run(
+        [sys.executable, "-c", DROPPING_RUN, "compare", "ref.csv", "new.csv", "--target", "y",
+         "--format", "json", "-o", "report.json"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120,
+    )
+    if handler == "shiftemp":
+        assert process.returncode == 130, process.stderr
+        assert process.stderr == "shiftemp: interrupted\n"
+        assert not (tmp_path / "report.json").exists()
+    else:
+        assert process.returncode == 0, process.stderr
+        assert "Exception ignored" in process.stderr
+        assert (tmp_path / "report.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "report.json") == [
+        "new.csv", "ref.csv"
+    ], "a temporary report was left behind"
+
+
+def test_an_atomic_write_after_a_ctrl_c_leaves_nothing(tmp_path, monkeypatch):
+    from shiftemp import interrupt, io
+
+    monkeypatch.setattr(interrupt, "_seen", type(interrupt._seen)())
+    io.write_text(tmp_path / "before.json", "{}")
+    interrupt._seen.set()
+    with pytest.raises(KeyboardInterrupt):
+        io.write_text(tmp_path / "after.json", "{}")
+    with pytest.raises(KeyboardInterrupt):
+        io.write_bytes(tmp_path / "after.shiftemp", {"a": b"1"})
+    assert [p.name for p in tmp_path.iterdir()] == ["before.json"]

@@ -1,0 +1,46 @@
+"""Ctrl-C that Python dropped.
+
+Python's own SIGINT handler raises ``KeyboardInterrupt`` wherever the main thread happens to be.
+Where that is a weakref callback or a ``__del__`` (an import's module-lock callback is one), Python
+prints "Exception ignored in ..." and carries on: the run would finish, write its report and exit
+0 after the user pressed Ctrl-C, with a traceback on stderr. The handler installed here raises the
+same exception but also remembers the interrupt, and :func:`check` raises it again at the points
+that must not be passed after one: before an output file is put in place, before a report is
+written, before exit. The dropped exception itself is not printed: it is not lost any more.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+_seen = threading.Event()
+
+
+def _on_sigint(signum, frame) -> None:
+    _seen.set()
+    raise KeyboardInterrupt
+
+
+def _unraisable(info, default=sys.unraisablehook) -> None:
+    if isinstance(info.exc_value, KeyboardInterrupt) and _seen.is_set():
+        return  # remembered: check() raises it again where it cannot be dropped
+    default(info)
+
+
+def install() -> None:
+    """Remember every SIGINT from now on; call from the main thread (``signal`` requires it)."""
+    signal.signal(signal.SIGINT, _on_sigint)
+    sys.unraisablehook = _unraisable
+
+
+def seen() -> bool:
+    """Whether a SIGINT has arrived since :func:`install`."""
+    return _seen.is_set()
+
+
+def check() -> None:
+    """Raise ``KeyboardInterrupt`` if a SIGINT has arrived, whether or not it was dropped."""
+    if _seen.is_set():
+        raise KeyboardInterrupt
