@@ -3,8 +3,6 @@ input formats, and the model families."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -88,15 +86,11 @@ def test_two_samples_of_one_distribution_give_keep(n):
     rng = np.random.default_rng(1000 + n)
     old = regression_frame(rng, n)
     new = regression_frame(rng, n)
-    started = time.perf_counter()
     report = shiftemp.compare(old, new, target="y")
-    seconds = time.perf_counter() - started
     assert not report.recommendation.retrain
     assert report.recommendation.shift_class in ("none", "cold")
     assert report.energy.delta_out_of_sample.high > 0 or report.recommendation.relative_gain < 0.01
     assert report.reference.rows_used == n
-    # a few seconds on a quiet machine; generous for a busy shared one
-    assert seconds < 40, f"{n} rows took {seconds:.1f}s"
 
 
 def test_false_alarm_rate_without_a_shift_is_low():
