@@ -39,7 +39,7 @@ import pyarrow as pa
 # scipy is imported where the logistic path uses it, pandas only to name non-text categories
 # (pyarrow's own conversions to numpy import it; see io.float_values): a linear/MSE pass over
 # numeric columns needs neither, and their imports would be most of the wall time of a small run
-from . import io
+from . import interrupt, io
 from .dataset import (
     MAX_CLASSES,
     MAX_CLASSES_FOR_DEFAULT,
@@ -1539,6 +1539,7 @@ class LocalRunner:
             done = 0
             with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked once, below
                 for batch in _prefetch(scan.batches(spec.columns, batch_size)):
+                    interrupt.check()
                     accumulator.update(batch)
                     done += batch.num_rows
                     if self.progress is not None:
@@ -1550,6 +1551,7 @@ class LocalRunner:
         done = 0
         try:
             for i, batch in enumerate(scan.batches(spec.columns, batch_size)):
+                interrupt.check()  # a Ctrl-C that Python dropped stops the pass here
                 if not workers[i % len(workers)].give(batch):
                     break  # that worker failed: its error is raised below
                 done += batch.num_rows

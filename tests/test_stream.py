@@ -389,6 +389,39 @@ def test_an_error_in_a_computing_thread_reaches_the_caller(rng):
         stream.LocalRunner(50, workers=2).run(io.scan(ref), spec)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_pass_stops_at_the_batch_after_a_ctrl_c(rng, monkeypatch, workers):
+    """A Ctrl-C that Python dropped (shiftemp.interrupt) ends a pass at its next batch, not at
+    the end of the run."""
+    from shiftemp import interrupt
+
+    ref, _ = mixed_frames(rng, n_ref=3000, n_new=10)
+    monkeypatch.setattr(interrupt, "_seen", type(interrupt._seen)())
+    made = []
+
+    class Counting:
+        def __init__(self):
+            self.seen = 0
+            made.append(self)
+
+        def update(self, batch):
+            self.seen += 1
+            if self.seen == 2:
+                interrupt._seen.set()  # what the handler does when Ctrl-C lands here
+
+        def merge(self, other):
+            return self
+
+        def finish(self):
+            return self
+
+    spec = stream.PassSpec(Counting, list(ref.columns), "counting")
+    with pytest.raises(KeyboardInterrupt):
+        stream.LocalRunner(50, workers=workers).run(io.scan(ref), spec)
+    # 60 batches of 50 rows; the runner hands out at most a batch or two more per worker
+    assert sum(a.seen for a in made) < 10
+
+
 def test_fold_blocks_are_each_folds_columns_in_order_and_contiguous(rng):
     A = rng.normal(size=(4, 1000))
     fold = rng.integers(0, 5, 1000)
