@@ -6,7 +6,8 @@ prints "Exception ignored in ..." and carries on: the run would finish, write it
 0 after the user pressed Ctrl-C, with a traceback on stderr. The handler installed here raises the
 same exception but also remembers the interrupt, and :func:`check` raises it again at the points
 that must not be passed after one: at every batch of a streaming pass (a long run stops there),
-before an output file is put in place, before a report is written, before exit. The dropped exception itself is not printed: it is not lost any more.
+before an output file is put in place, before a report is written, before exit. The dropped
+exception itself is not printed: it is not lost any more.
 """
 
 from __future__ import annotations

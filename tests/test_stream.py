@@ -247,7 +247,7 @@ def test_logistic_stops_where_its_next_decrement_is_predicted_within_tolerance(r
     decrements = []
     propose = stream._Descent.propose
     monkeypatch.setattr(stream._Descent, "propose", lambda self, *a: decrements.append(
-        (id(self), propose(self, *a))) or decrements[-1][1])
+        (self, propose(self, *a))) or decrements[-1][1])  # the object, not its id: ids are reused
     ref = classification_frame(rng, 20_000, classes=2)
     new = classification_frame(rng, 20_000, classes=2, flip=True)
     tasks = []
@@ -255,7 +255,7 @@ def test_logistic_stops_where_its_next_decrement_is_predicted_within_tolerance(r
                                 batch_size=4096, progress=lambda task, done, total: tasks.append(task))
     fitting_reference = [t for t in dict.fromkeys(tasks) if t.startswith("fitting on reference")]
     assert len(fitting_reference) == 2
-    reference = [d for key, d in decrements if key == decrements[0][0]]
+    reference = [d for key, d in decrements if key is decrements[0][0]]
     assert len(reference) == 2 and reference[1] > stream.NEWTON_TOL  # predicted, not verified
     assert reference[1] ** 2 / reference[0] <= stream.NEWTON_TOL
     memory = shiftemp.compare(ref, new, target="label", engine="memory", spread_rows=2000)
