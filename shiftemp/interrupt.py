@@ -36,11 +36,6 @@ def install() -> None:
     sys.unraisablehook = _unraisable
 
 
-def seen() -> bool:
-    """Whether a SIGINT has arrived since :func:`install`."""
-    return _seen.is_set()
-
-
 def check() -> None:
     """Raise ``KeyboardInterrupt`` if a SIGINT has arrived, whether or not it was dropped."""
     if _seen.is_set():
