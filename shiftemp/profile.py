@@ -43,6 +43,7 @@ from .stream import (
     _fit_reference,
     _own_notes,
     _reference_rows,
+    check_batch_size,
     make_encoder,
     profile_reference,
     Layout,
@@ -59,6 +60,7 @@ def build(data, *, target=None, features=None, exclude=None, model=None, loss=No
           scheduler: str | None = None, checksum: bool = True) -> Reference:
     """Read ``data`` (a path or a frame) and return its :class:`Reference` (save it with
     :func:`save`)."""
+    check_batch_size(batch_size)
     settings = Settings(target, features, exclude, Family(model) if model else None,
                         Loss(loss) if loss else None, 5, "data", 0, spread_rows)
     if engine == "dask":

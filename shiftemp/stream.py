@@ -1518,6 +1518,12 @@ def default_workers() -> int:
     return max(1, min(4, cores))
 
 
+def check_batch_size(batch_size: int | None) -> None:
+    """``--batch-size``: a positive number of rows, or ``None`` for the default."""
+    if batch_size is not None and batch_size < 1:
+        raise OptionError(f"--batch-size must be a positive number of rows; got {batch_size}.")
+
+
 class LocalRunner:
     """Runs passes in this process. This thread decodes the batches; ``workers`` threads compute
     on them, batch i on thread i mod workers, each into its own accumulator, merged in thread

@@ -248,6 +248,7 @@ def compare(
         return with_output_layer_advice(_report(parts, options, min_gain, started, stamp), network)
     from . import stream
 
+    stream.check_batch_size(batch_size)
     if engine is not Engine.MEMORY or stream.is_profile(reference):
         chosen = stream.choose_engine(engine.value, reference, shifted)
         if chosen == Engine.MEMORY.value and engine is Engine.AUTO:

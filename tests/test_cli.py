@@ -75,6 +75,7 @@ def test_keep_with_the_gate_exits_0(run, pairs):
          "shiftemp: error: --loss ce does not go with --model linear; use --loss mse|mae."),
         (["--folds", "1"], "shiftemp: error: --folds must be at least 2 for cross-fitting; got 1."),
         (["--min-gain", "1.5"], "shiftemp: error: --min-gain is a fraction of the loss in [0, 1); got 1.5."),
+        (["--batch-size", "-5"], "shiftemp: error: --batch-size must be a positive number of rows; got -5."),
         (["--format", "xml"], "shiftemp: error: Invalid value for '--format'"),
         (["--entropy", "free"], "shiftemp: error: Invalid value for '--entropy'"),
         (["--target", "price"], "has no column 'price' (the target)."),

@@ -375,6 +375,9 @@ CASES = [
          "--folds must be at least 2 for cross-fitting; got 1."),
     Case("min-gain-out-of-range", pair(ONE, TWO), (REF, NEW, "--min-gain", "1.5"), 2,
          "--min-gain is a fraction of the loss in [0, 1); got 1.5."),
+    Case("batch-size-not-positive", pair(ONE, TWO),
+         (REF, NEW, "--engine", "stream", "--batch-size", "0"), 2,
+         "--batch-size must be a positive number of rows; got 0."),
     Case("loss-family-mismatch", pair(ONE, TWO), (REF, NEW, "--model", "linear", "--loss", "ce"),
          2, "--loss ce does not go with --model linear; use --loss mse|mae."),
 ]

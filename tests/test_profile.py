@@ -144,6 +144,7 @@ def test_the_cli_profiles_merges_and_compares(run, files, tmp_path):
     (("-o", "out.zip"), "--output out.zip must end with .shiftemp"),
     (("extra.parquet", "-o", "out.shiftemp"), "profile takes one DATA, got 2"),
     (("--merge", "-o", "out.shiftemp"), "--merge needs at least two profiles"),
+    (("--batch-size", "0", "-o", "out.shiftemp"), "--batch-size must be a positive number of rows"),
 ])
 def test_cli_profile_errors_are_one_line(run, files, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
