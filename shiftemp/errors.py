@@ -38,3 +38,11 @@ class ColumnError(ShiftempError):
 
 class OptionError(ShiftempError):
     """An option value, or a combination of options, is not valid."""
+
+
+def check_seed(seed: int) -> None:
+    """``--seed``, of every command: an integer in [0, 2^63), which every generator and hash
+    that takes it accepts (numpy's generators refuse negative seeds; the fold hash needs 64
+    bits)."""
+    if not 0 <= seed < 2 ** 63:
+        raise OptionError(f"--seed must be an integer from 0 to 2^63 - 1; got {seed}.")

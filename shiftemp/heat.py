@@ -13,7 +13,7 @@ import numpy as np
 
 from .dataset import prepare
 from .engine import EngineReport, compare_activations
-from .errors import OptionError
+from .errors import check_seed
 from .models import Family, Loss, standardisation
 from .network import Activation, InitScheme, Schedule
 from .report import SCHEMA_VERSION, InputSummary
@@ -70,6 +70,8 @@ def run_engine(
     Features are standardised with the data's own statistics; categorical ones one-hot encoded.
     ``loss`` defaults to MSE for a numeric target with many values and cross entropy otherwise.
     """
+    check_seed(seed)
+    schedule = Schedule(epochs=epochs, max_rows=max_rows)  # checks them before the data is read
     loss = Loss(loss) if loss is not None else None
     source = as_source(data, "data")
     pair = prepare(
@@ -79,8 +81,6 @@ def run_engine(
     family = pair.family
     if loss is None:
         loss = Loss.MSE if family is Family.LINEAR else Loss.CE
-    if epochs is not None and epochs < 1:
-        raise OptionError(f"--epochs must be at least 1; got {epochs}.")
     side = pair.reference
     centre, scale = standardisation(side.X)
     X = (side.X - centre) / scale
@@ -90,7 +90,6 @@ def run_engine(
         # read directly: E_linear* = 1 - R^2 for MSE
         spread = float(y.std()) or 1.0
         y = (y - y.mean()) / spread
-    schedule = Schedule(epochs=epochs, max_rows=max_rows)
     comparison = compare_activations(
         X, y, np.random.default_rng(seed), activations=[Activation(a) for a in activations],
         hidden=tuple(hidden), loss=loss, n_classes=len(pair.classes) if pair.classes else None,

@@ -46,6 +46,7 @@ def network_parts(
             "--model mlp supports --entropy data only: the per-layer parameter entropies are in"
             " the report's network block."
         )
+    schedule = Schedule(epochs=epochs)  # checks --epochs before the data is read
     pair = prepare(
         ref_source.frame, new_source.frame, target=target, features=features, exclude=exclude,
         family=TASK.get(loss), names=(ref_source.path, new_source.path),
@@ -66,7 +67,6 @@ def network_parts(
         target_scale = (0.0, 1.0)
     n_classes = len(pair.classes) if pair.classes else None
     architecture = _architecture(X_ref, y_ref, hidden, activation, loss, n_classes)
-    schedule = Schedule(epochs=epochs)
     rng = np.random.default_rng(seed)
     base = train(X_ref, y_ref, architecture, rng, schedule=schedule, init=InitScheme()).network
     # A network is rarely at equilibrium after one schedule, and a warm-started refresh would

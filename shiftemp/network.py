@@ -655,6 +655,15 @@ class Schedule:
     max_bisections: int = 4
     blas_threads: int | None = 1
 
+    def __post_init__(self):
+        # named as the command line's options: `engine` and `compare --model mlp` pass them
+        if self.epochs is not None and self.epochs < 1:
+            raise OptionError(f"--epochs must be at least 1; got {self.epochs}.")
+        if self.max_rows < 1:
+            raise OptionError(f"--max-rows must be at least 1; got {self.max_rows}.")
+        if self.batch_size < 1:
+            raise OptionError(f"the mini-batch size must be at least 1; got {self.batch_size}.")
+
     def resolved_learning_rate(self) -> float:
         if self.learning_rate is not None:
             return float(self.learning_rate)

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .dataset import prepare
-from .errors import OptionError
+from .errors import OptionError, check_seed
 from .laws import DEFAULT_SCALE_RULE, InitLaw
 from .models import Family, Loss, Model
 from .report import SCHEMA_VERSION, InputSummary
@@ -73,6 +73,7 @@ def run_temperature(
     cross entropy otherwise. MSE and MAE need a numeric target; cross entropy a categorical one
     (or a numeric one with few values).
     """
+    check_seed(seed)
     if draws < 100:
         raise OptionError(f"--draws must be at least 100; got {draws}.")
     source = as_source(data, "data")

@@ -23,7 +23,7 @@ from .decision import DEFAULT_MIN_GAIN, recommend
 from .defaults import DEFAULT_SPLITS
 from .energy import level_hashes, row_folds, smallest_keys, spread_keys, spread_size, type_two_energy
 from .entropy import data_entropy_change, parameter_entropy_change
-from .errors import InputError, OptionError
+from .errors import InputError, OptionError, check_seed
 from .explain import explain_energy
 from .models import Family, Loss, Model, check_loss
 from .report import Comparison, InputSummary, ModelSummary, Run
@@ -102,7 +102,8 @@ def memory_need(reference, shifted) -> tuple[int, list[str]]:
     return values * resources.BYTES_PER_VALUE, names
 
 
-def _check_options(folds: int, min_gain: float) -> None:
+def _check_options(folds: int, min_gain: float, seed: int) -> None:
+    check_seed(seed)
     if folds < 2:
         raise OptionError(f"--folds must be at least 2 for cross-fitting; got {folds}.")
     if not 0 <= min_gain < 1:
@@ -217,7 +218,7 @@ def compare(
     """
     started = time.perf_counter()
     stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    _check_options(folds, min_gain)
+    _check_options(folds, min_gain, seed)
     family = Family(model) if model is not None else None
     loss = Loss(loss) if loss is not None else None
     entropy = EntropyKind(entropy)

@@ -375,6 +375,8 @@ CASES = [
          "--folds must be at least 2 for cross-fitting; got 1."),
     Case("min-gain-out-of-range", pair(ONE, TWO), (REF, NEW, "--min-gain", "1.5"), 2,
          "--min-gain is a fraction of the loss in [0, 1); got 1.5."),
+    Case("seed-out-of-range", pair(ONE, TWO), (REF, NEW, "--seed", "-1"), 2,
+         "--seed must be an integer from 0 to 2^63 - 1; got -1."),
     Case("batch-size-not-positive", pair(ONE, TWO),
          (REF, NEW, "--engine", "stream", "--batch-size", "0"), 2,
          "--batch-size must be a positive number of rows; got 0."),

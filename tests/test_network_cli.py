@@ -66,6 +66,8 @@ def test_engine_table_names_the_engine_type(files, capsys):
         ("--activation", "softplus", "--activation takes identity, relu, tanh, logistic"),
         ("--hidden", "8,0", "--hidden takes positive layer sizes"),
         ("--epochs", "0", "--epochs must be at least 1"),
+        ("--max-rows", "0", "--max-rows must be at least 1; got 0."),
+        ("--seed", "-1", "--seed must be an integer from 0 to 2^63 - 1; got -1."),
     ],
 )
 def test_engine_bad_options_exit_2_with_one_line(files, capsys, option, value, message):
