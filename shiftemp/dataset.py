@@ -133,6 +133,47 @@ def schema_kinds(schema) -> dict[str, bool]:
     return kinds
 
 
+def nested_in_schema(schema) -> set[str]:
+    """Columns of an Arrow ``schema`` whose values are lists, structs, maps or unions."""
+    import pyarrow as pa
+
+    found = set()
+    for arrow_field in schema:
+        kind = arrow_field.type
+        if isinstance(kind, pa.BaseExtensionType):
+            kind = kind.storage_type
+        if pa.types.is_nested(kind):
+            found.add(arrow_field.name)
+    return found
+
+
+def nested_in_frame(frame: pd.DataFrame, columns: list[str]) -> set[str]:
+    """The ``columns`` of a pandas frame whose first value is a list, tuple, set, dict or array:
+    what a parquet file's nested columns read into."""
+    found = set()
+    for column in columns:
+        values = frame[column]
+        if values.dtype != object:
+            continue
+        present = values.first_valid_index()
+        if present is not None and isinstance(values[present], (list, tuple, set, dict, np.ndarray)):
+            found.add(column)
+    return found
+
+
+def refuse_nested(nested: set[str], target: str, features: list[str], name: str) -> None:
+    """A nested column (:func:`nested_in_schema`, :func:`nested_in_frame`) is neither a feature
+    nor the target: one row's value is a whole collection, with no order or number to model."""
+    for column in [target, *features]:
+        if column in nested:
+            role, fix = (("the target", "pass --target with another column") if column == target
+                         else ("a feature", f"pass --exclude {column}"))
+            raise ColumnError(
+                f"{name}: column '{column}' holds nested values (lists, structs or maps), which"
+                f" cannot be {role}; {fix}."
+            )
+
+
 def resolve_target(columns: list[str], target: str | None, name: str) -> tuple[str, list[str]]:
     """The target column, detected from :data:`TARGET_NAMES` when not given."""
     notes: list[str] = []
@@ -439,6 +480,8 @@ def prepare(
     what = {target: "the target"}
     for frame, name in zip((reference, shifted), names):
         _check_columns(frame, name, [target, *feature_columns], what)
+        refuse_nested(nested_in_frame(frame, [target, *feature_columns]), target,
+                      feature_columns, name)
     if features is None:
         known = set(reference.columns)
         extra = [str(c) for c in shifted.columns if c not in known]

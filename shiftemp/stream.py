@@ -46,6 +46,8 @@ from .dataset import (
     MAX_LEVELS,
     check_column_names,
     check_target_magnitude,
+    nested_in_schema,
+    refuse_nested,
     resolve_features,
     resolve_target,
     schema_kinds,
@@ -386,8 +388,9 @@ def resolve_layout(
     frames = [schema_kinds(schema) for schema in schemas]
     target, notes = resolve_target(list(frames[0]), target, names[0])
     feature_columns = resolve_features(list(frames[0]), target, features, exclude, names[0])
-    for frame, name in zip(frames, names):
+    for frame, schema, name in zip(frames, schemas, names):
         check_column_names(list(frame), name, [target, *feature_columns], {target: "the target"})
+        refuse_nested(nested_in_schema(schema), target, feature_columns, name)
     if features is None and len(frames) > 1:
         known = set(frames[0])
         extra = [str(c) for c in frames[1] if c not in known]

@@ -107,6 +107,13 @@ def duplicate_parquet() -> None:
     pq.write_table(table, "ref.parquet")
 
 
+def nested_parquet() -> None:
+    """A parquet reference with a list column (tags), as an event log might have."""
+    frame = regression(1)
+    frame["tags"] = [["a", "b"][: i % 3] for i in range(len(frame))]
+    frame.to_parquet("ref.parquet", index=False)
+
+
 def gzipped_pair() -> None:
     with gzip.open("ref.csv.gz", "wt") as handle:
         handle.write(regression(1).to_csv(index=False))
@@ -308,6 +315,9 @@ CASES = [
          "ref.csv: no feature columns are left besides the target 'y'."),
     Case("unknown-column-option", pair(ONE, TWO), (REF, NEW, "--exclude", "c"), 2,
          "ref.csv has no column 'c' (named in --exclude). Its columns: ['a', 'b', 'y']."),
+    Case("nested-column", both(nested_parquet, plain_new), ("ref.parquet", NEW, "--target", "y"),
+         2, "ref.parquet: column 'tags' holds nested values (lists, structs or maps), which cannot"
+         " be a feature; pass --exclude tags."),
     # -- values ---------------------------------------------------------------------------------
     Case("missing-values", pair(ONE, with_missing()), (REF, NEW, "--target", "y"), 0,
          "new.csv: dropped 3 of 200 rows with missing values"),
