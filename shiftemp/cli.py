@@ -119,6 +119,23 @@ def _network_options(model, hidden: str, activation: str, epochs) -> dict:
     return {"hidden": _sizes(hidden), "activation": activations[0].value, "epochs": epochs}
 
 
+def _check_outputs(inputs: tuple, paths: dict[str, Path | None]) -> None:
+    """Before a run: refuse an output option (name: path, None when not given) that names an
+    input or a file in an input folder (:func:`io.check_output`), and two that name one file
+    (the second write would replace or mangle the first: an HTML page where the JSON report was
+    expected). The history file is appended to, not written: it is checked by history.check."""
+    seen: dict[Path, str] = {}
+    for option, path in paths.items():
+        if path is None:
+            continue
+        if option != "--history":
+            io.check_output(path, inputs, option)
+        key = Path(path).resolve()
+        if key in seen:
+            raise OptionError(f"{option} {path} is also the {seen[key]} file; give each its own file.")
+        seen[key] = option
+
+
 def note(message: str, quiet: bool) -> None:
     if not quiet:
         print(f"shiftemp: note: {message}", file=sys.stderr)
@@ -195,9 +212,7 @@ def compare(
 
     Exit codes: 0 ran; 1 retrain recommended and --fail-on-retrain given; 2 usage or input error.
     """
-    for path in (output, html):
-        if path is not None:
-            io.check_output(path, (reference, shifted))
+    _check_outputs((reference, shifted), {"--output": output, "--html": html, "--history": history})
     if history is not None:
         from .history import check as check_history
 
@@ -317,8 +332,7 @@ def engine(
     from .network import Activation
     from .network import InitScheme
 
-    if html is not None:
-        io.check_output(html, (data,))
+    _check_outputs((data,), {"--output": output, "--html": html})
     run = run_engine(
         io.read(data), target=target, features=_columns(features), exclude=_columns(exclude),
         hidden=_sizes(hidden), activations=_choices(activation, Activation, "--activation"), loss=loss,
@@ -375,7 +389,7 @@ def history_command(
     if html is not None:
         from .html import history_html
 
-        io.check_output(html, (file,))
+        io.check_output(html, (file,), "--html")
         io.write_text(html, history_html(found, series))
     if format is Format.TABLE:
         stdout_console(no_color).print(render.history_table(found, series, last))
@@ -468,6 +482,7 @@ def temperature(
         losses = _choices(loss, Loss, "--loss")
     else:
         losses = LOSSES[model][:1] if model is not None and model is not Family.MLP else None
+    _check_outputs((data,), {"--output": output})
     run = run_temperature(
         io.read(data), target=target, features=_columns(features), exclude=_columns(exclude),
         losses=losses, laws=_choices(init, Law, "--init"), scale=scale, width=width, mix=mix,

@@ -189,24 +189,24 @@ def check_text(schema: pa.Schema, path: Path) -> None:
             )
 
 
-def check_destination(path: str | os.PathLike) -> Path:
-    """``path`` as a Path, refused when its folder is missing or it is itself a folder."""
+def check_destination(path: str | os.PathLike, option: str = "--output") -> Path:
+    """``path`` as a Path, refused when its folder is missing or it is itself a folder
+    (``option``: the option that named it, for the message)."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"{path}: the folder {folder} does not exist.")
     if path.is_dir():
-        raise InputError(
-            f"{path}: is a folder; --output needs a file name, such as {path / 'report.json'}."
-        )
+        example = path / ("report.html" if option == "--html" else "report.json")
+        raise InputError(f"{path}: is a folder; {option} needs a file name, such as {example}.")
     return path
 
 
-def check_output(path: str | os.PathLike, inputs) -> None:
+def check_output(path: str | os.PathLike, inputs, option: str = "--output") -> None:
     """Refuse an output path that is one of the ``inputs`` or lies inside an input folder: the
     report would overwrite the data it describes; and one :func:`write_text` would refuse, before
-    the run rather than after it."""
-    path = check_destination(path)
+    the run rather than after it. ``option``: the option that named it, for the message."""
+    path = check_destination(path, option)
     target = path.resolve()
     for data in inputs:
         if not isinstance(data, (str, os.PathLike)):
@@ -215,7 +215,7 @@ def check_output(path: str | os.PathLike, inputs) -> None:
         if target == source or source in target.parents:
             where = "is the input" if target == source else "lies inside the input folder"
             raise OptionError(
-                f"--output {path} {where} {data}; write the report elsewhere, so the data stays"
+                f"{option} {path} {where} {data}; write the report elsewhere, so the data stays"
                 " as it was."
             )
 

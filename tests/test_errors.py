@@ -379,6 +379,8 @@ CASES = [
          " elsewhere, so the data stays as it was."),
     Case("output-folder-missing", pair(ONE, TWO), (REF, NEW, "-o", "nowhere/report.json"), 2,
          "nowhere/report.json: the folder nowhere does not exist."),
+    Case("two-outputs-one-file", pair(ONE, TWO), (REF, NEW, "-o", "r.json", "--html", "r.json"),
+         2, "--html r.json is also the --output file; give each its own file."),
     Case("output-is-a-folder", output_folder, (REF, NEW, "-o", "reports"), 2,
          "reports: is a folder; --output needs a file name, such as reports/report.json."),
     Case("folds-below-two", pair(ONE, TWO), (REF, NEW, "--folds", "1"), 2,

@@ -106,3 +106,20 @@ def test_mlp_refuses_parameter_entropy(files, capsys):
         "--entropy", "parameters",
     )
     assert code == 2 and "--model mlp supports --entropy data only" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (("-o", "{data}"), "--output {data} is the input {data}; write the report elsewhere"),
+    (("--html", "{data}"), "--html {data} is the input {data}; write the report elsewhere"),
+    (("-o", "r.json", "--html", "r.json"), "--html r.json is also the --output file"),
+])
+def test_engine_never_writes_over_its_input(capsys, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    sine_frame(np.random.default_rng(1), 300).to_csv("data.csv", index=False)
+    before = (tmp_path / "data.csv").read_bytes()
+    args = [a.format(data="data.csv") for a in args]
+    code, out, err = run(capsys, "engine", "data.csv", *FAST, *args)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and message.format(data="data.csv") in err
+    assert (tmp_path / "data.csv").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -97,3 +98,14 @@ def test_compare_reports_type_one_of_both_sides(capsys):
     assert figures["uniform"]["reference"]["S_A"] < figures["normal"]["reference"]["S_A"]
     # the concept shift makes the old standardised design's initial energy larger on new data
     assert figures["normal"]["shifted"]["E_A"] != figures["normal"]["reference"]["E_A"]
+
+
+def test_temperature_never_writes_over_its_input(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pd.read_parquet(Path(__file__).parents[1] / SAMPLE).to_csv("data.csv", index=False)
+    before = (tmp_path / "data.csv").read_bytes()
+    code, out, err = run(capsys, "temperature", "data.csv", "-o", "data.csv")
+    assert code == 2 and out == ""
+    assert err == ("shiftemp: error: --output data.csv is the input data.csv; write the report"
+                   " elsewhere, so the data stays as it was.\n")
+    assert (tmp_path / "data.csv").read_bytes() == before
