@@ -61,6 +61,11 @@ def data_format(path: Path) -> str:
         return "csv"
     if name.endswith(PARQUET_SUFFIXES):
         return "parquet"
+    if name.endswith(".shiftemp"):  # a profile where data must be read
+        raise InputError(
+            f"{path}: is a shiftemp profile, which stands only for compare's REFERENCE (its first"
+            " input; profile --merge merges profiles); this input must be the data itself."
+        )
     raise InputError(
         f"{path}: unknown file type; expected .parquet, .csv, .csv.gz or a directory of parquet"
         " parts."

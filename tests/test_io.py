@@ -106,6 +106,8 @@ def test_parquet_parts_skip_hidden_and_marker_files(tmp_path, frame):
         (lambda p: p / "missing.parquet", "missing.parquet: no such file or directory."),
         (lambda p: (p / "d.txt").write_text("a,b\n1,2\n") and p / "d.txt",
          "d.txt: unknown file type; expected .parquet, .csv, .csv.gz or a directory of parquet parts."),
+        (lambda p: (p / "d.shiftemp").write_bytes(b"PK") and p / "d.shiftemp",
+         "d.shiftemp: is a shiftemp profile, which stands only for compare's REFERENCE"),
         (lambda p: (p / "d.csv").write_text("") == 0 and p / "d.csv",
          "d.csv: the file is empty; expected a header and data rows."),
         (lambda p: (p / "d.parquet").write_bytes(b"not parquet at all") and p / "d.parquet",
@@ -115,7 +117,7 @@ def test_parquet_parts_skip_hidden_and_marker_files(tmp_path, frame):
         (lambda p: (p / "empty").mkdir() or p / "empty",
          "empty: the directory holds no .parquet files; point at a file or at a folder of parquet parts."),
     ],
-    ids=["missing", "suffix", "empty", "corrupt-parquet", "corrupt-gzip", "empty-folder"],
+    ids=["missing", "suffix", "profile", "empty", "corrupt-parquet", "corrupt-gzip", "empty-folder"],
 )
 def test_unreadable_inputs_are_one_line_input_errors(tmp_path, setup, message):
     path = setup(tmp_path)
