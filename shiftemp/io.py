@@ -469,9 +469,20 @@ class Scan:
         return int(sum(f.stat().st_size for f in files))
 
 
+def check_data(data, name: str) -> None:
+    """Refuse, as a ``TypeError``, an input that is none of the things shiftemp reads (a library
+    caller's slip; the command line passes paths): named, rather than failing deep inside."""
+    if not (isinstance(data, (str, os.PathLike, Source, pa.Table)) or is_frame(data)):
+        raise TypeError(
+            f"{name}: expected a path (str or os.PathLike), a pandas DataFrame or an Arrow Table;"
+            f" got {type(data).__name__}."
+        )
+
+
 def scan(data, name: str = "data") -> Scan:
     """Open a path (``.parquet``, ``.csv``, ``.csv.gz``, a folder of parquet parts) or wrap a
     pandas frame or Arrow table (named ``name``) for streaming."""
+    check_data(data, name)
     if isinstance(data, Source):
         wrapped = scan(data.frame, data.path)
         return Scan(data.path, data.format, wrapped.schema, wrapped.rows, wrapped.partitions,

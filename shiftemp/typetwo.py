@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 
 import numpy as np
+import pyarrow as pa
 
 # pandas, the calibration and the network are imported where the in-memory engine, --calibrate
 # and --model mlp use them: the streaming engine needs none of them, and their imports would be
@@ -57,13 +58,17 @@ AUTO_STREAM_ROWS = 2_000_000
 #: Bytes the in-memory engine needs per value (frame, encoded copies, designs, per-row losses).
 MEMORY_BYTES_PER_VALUE = 64
 
-DataLike = Union[io.Source, "pd.DataFrame", str, os.PathLike]
+DataLike = Union[io.Source, "pd.DataFrame", "pa.Table", str, os.PathLike]
 
 
 def as_source(data: DataLike, name: str, checksum: bool = True) -> io.Source:
-    """Read a path; wrap a frame (named ``name``, no file hash); pass a Source through."""
+    """Read a path; wrap a frame or an Arrow table (named ``name``, no file hash); pass a Source
+    through."""
+    io.check_data(data, name)
     if isinstance(data, io.Source):
         return data
+    if isinstance(data, pa.Table):
+        data = data.to_pandas()
     if io.is_frame(data):
         return io.Source(frame=data, path=name, format="dataframe", sha256="")
     return io.read(data, checksum=checksum)
@@ -151,8 +156,8 @@ def compare(
     Parameters
     ----------
     reference, shifted
-        Paths (``.parquet``, ``.csv``, ``.csv.gz`` or a directory of parquet parts), frames, or
-        :class:`shiftemp.io.Source` objects.
+        Paths (``.parquet``, ``.csv``, ``.csv.gz`` or a directory of parquet parts), pandas
+        frames, Arrow tables, or :class:`shiftemp.io.Source` objects.
     target
         The target column; detected from the names target, label, y, class when omitted.
     features, exclude
@@ -219,6 +224,8 @@ def compare(
     started = time.perf_counter()
     stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     _check_options(folds, min_gain, seed)
+    io.check_data(reference, "reference")
+    io.check_data(shifted, "shifted")
     family = Family(model) if model is not None else None
     loss = Loss(loss) if loss is not None else None
     entropy = EntropyKind(entropy)

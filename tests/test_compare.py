@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import shiftemp
@@ -175,6 +176,24 @@ def test_every_input_format_gives_the_same_figures(sample_data, tmp_path):
         assert report.reference.format == kind
         assert_same_figures(base, report, rel=1e-12)
         assert report.model == base.model
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+def test_frames_and_arrow_tables_give_the_file_figures(sample_data, engine):
+    files = [sample_data / "reference.parquet", sample_data / "shifted.parquet"]
+    base = shiftemp.compare(*files, target="target", engine=engine)
+    frames = [pd.read_parquet(path) for path in files]
+    tables = [pa.Table.from_pandas(frame, preserve_index=False) for frame in frames]
+    for pair in (frames, tables, [frames[0], tables[1]]):
+        report = shiftemp.compare(*pair, target="target", engine=engine)
+        assert report.reference.format == "dataframe"
+        assert_same_figures(base, report, rel=1e-12)
+
+
+@pytest.mark.parametrize("bad", [None, np.zeros((3, 2)), {"a": [1.0]}])
+def test_an_input_of_another_type_is_a_type_error_naming_it(sample_data, bad):
+    with pytest.raises(TypeError, match=f"shifted: expected a path .* got {type(bad).__name__}"):
+        shiftemp.compare(sample_data / "reference.parquet", bad, target="target")
 
 
 # -- columns: unseen categories, missing values, selection --------------------------------------
