@@ -126,6 +126,31 @@ def check(path: str | os.PathLike) -> None:
         raise InputError(f"--history {path}: the folder {folder} does not exist.")
     if path.is_dir():
         raise InputError(f"--history {path}: is a folder; pass a file name such as {path / 'runs.jsonl'}.")
+    if not path.exists():
+        return
+    if not os.access(path, os.W_OK):
+        raise InputError(f"--history {path}: cannot append the run: the file is not writable.")
+    if storage(path) == "sqlite" and path.stat().st_size:
+        _check_sqlite(path)
+
+
+def _check_sqlite(path: Path) -> None:
+    """An existing SQLite history must be a database whose table ``runs``, if it has one, has
+    every column a run fills: found before the run, not after its report is written."""
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=SQLITE_TIMEOUT)
+        try:
+            found = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as exc:
+        raise InputError(f"--history {path}: cannot add the run to the SQLite database: {exc}.") from exc
+    missing = [name for name in COLUMNS if name not in found]
+    if found and missing:
+        raise InputError(
+            f"--history {path}: its table 'runs' is not a shiftemp history (no column"
+            f" {', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); pass another file."
+        )
 
 
 def _finite(value: Any) -> float | None:

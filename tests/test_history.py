@@ -204,6 +204,32 @@ def test_history_errors_are_one_line_before_any_work(run, pair, tmp_path, monkey
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize("content, message", [
+    ("not a database", "--history runs.db: cannot add the run to the SQLite database: file is not a"
+                       " database."),
+    ("foreign table", "--history runs.db: its table 'runs' is not a shiftemp history (no column"
+                      " time, command, reference_path, ...); pass another file."),
+])
+def test_a_history_database_that_cannot_take_the_run_stops_it_before_any_output(
+        run, pair, tmp_path, monkeypatch, content, message):
+    """Found before the run: after it, the report would already be written and the run would
+    still exit 2."""
+    monkeypatch.chdir(tmp_path)
+    if content == "not a database":
+        Path("runs.db").write_bytes(b"not a database at all" * 10)
+    else:
+        connection = sqlite3.connect("runs.db")
+        connection.execute("CREATE TABLE runs (a INTEGER)")
+        connection.commit()
+        connection.close()
+    before = Path("runs.db").read_bytes()
+    result = run("compare", *pair, "--target", "y", "--history", "runs.db", "-o", "report.json")
+    assert result.code == 2 and result.stdout == ""
+    assert result.stderr == f"shiftemp: error: {message}\n"
+    assert not Path("report.json").exists()
+    assert Path("runs.db").read_bytes() == before
+
+
 def test_a_file_that_is_not_a_history_database_is_an_input_error(tmp_path):
     path = tmp_path / "runs.db"
     path.write_bytes(b"not a database at all" * 10)
