@@ -348,9 +348,32 @@ def _class_labels(series: pd.Series) -> pd.Series:
     return pd.Series(text, index=series.index, dtype=object)
 
 
+def mixed_target(target: str, text_in_reference: bool, names: tuple[str, str],
+                 stray: tuple[int, object, int] | None, classes: str) -> ColumnError:
+    """The error for a target that is numeric in one file and text in the other, read as class
+    labels of which there are too many (``classes``: how many, in words): most often a few
+    values that are not numbers (``stray``, :func:`_stray_text`) in a regression target."""
+    numeric_name, text_name = (names[1], names[0]) if text_in_reference else names
+    if stray is not None:
+        count, value, row = stray
+        return ColumnError(
+            f"{text_name}: the target '{target}' is numeric in {numeric_name} but holds {count}"
+            f" value{'s' if count > 1 else ''} that {'are' if count > 1 else 'is'} not a number,"
+            f" first {str(value)!r} in data row {row}; fix {'them' if count > 1 else 'it'}."
+        )
+    return ColumnError(
+        f"{text_name}: the target '{target}' is numeric in {numeric_name} but text here, so it"
+        f" reads as class labels, {classes} of them: too many for classification (at most"
+        f" {MAX_CLASSES}); make every value a number."
+    )
+
+
 def _encode_target(
-    ref: pd.Series, new: pd.Series, family: Family, names: tuple[str, str], target: str
+    ref: pd.Series, new: pd.Series, family: Family, names: tuple[str, str], target: str,
+    raw: tuple[pd.Series, pd.Series] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...] | None]:
+    """``raw``: the target columns before rows with missing values were dropped (to name a
+    value's data row in an error)."""
     if family is Family.LINEAR:
         for series, name in zip((ref, new), names):
             if is_categorical(series):
@@ -370,6 +393,10 @@ def _encode_target(
     ref_text, new_text = _class_labels(ref), _class_labels(new)
     classes = sorted(set(ref_text) | set(new_text))
     if len(classes) > MAX_CLASSES:
+        text = (is_categorical(ref), is_categorical(new))
+        if text[0] != text[1]:
+            whole = raw[0 if text[0] else 1] if raw is not None else (ref if text[0] else new)
+            raise mixed_target(target, text[0], names, _stray_text(whole), str(len(classes)))
         fix = (
             "pass --target with the column to predict" if is_categorical(ref)
             or is_categorical(new) else "use --model linear"
@@ -540,7 +567,8 @@ def prepare(
     ref, new = kept
 
     family = family or default_family(ref[target], new[target])
-    y_ref, y_new, classes = _encode_target(ref[target], new[target], family, names, target)
+    y_ref, y_new, classes = _encode_target(ref[target], new[target], family, names, target,
+                                           (reference[target], shifted[target]))
 
     # encoded features, in the order given; categories from the reference only
     blocks_ref, blocks_new, feature_names = [], [], []

@@ -46,6 +46,7 @@ from .dataset import (
     MAX_LEVELS,
     check_column_names,
     check_target_magnitude,
+    mixed_target,
     nested_in_schema,
     refuse_nested,
     resolve_features,
@@ -1862,6 +1863,9 @@ def _classes(ref: SideStats, new: SideStats | None, layout: Layout, names) -> tu
     classes = sorted(set().union(*(set(t) for t, _ in found)))
     if len(classes) > MAX_CLASSES or any(len(t) > MAX_CLASSES for t, _ in found):
         count = "more than" if any(len(t) > MAX_CLASSES for t, _ in found) else ""
+        if new is not None and ref.catalog.numeric_target != new.catalog.numeric_target:
+            raise mixed_target(layout.target, not ref.catalog.numeric_target, names, None,
+                               f"more than {MAX_CLASSES}" if count else str(len(classes)))
         fix = "use --model linear" if layout.target_numeric else "pass --target with the column to predict"
         raise ColumnError(
             f"{', '.join(names)}: the target '{layout.target}' has {count or ''}"

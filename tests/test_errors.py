@@ -125,6 +125,14 @@ def stray_word() -> pd.DataFrame:
     return new
 
 
+def stray_target() -> pd.DataFrame:
+    """A regression target with two words among its numbers: read as text, so as class labels."""
+    frame = regression(2)
+    frame["y"] = frame["y"].astype(object)
+    frame.loc[[3, 17], "y"] = "n/a?"
+    return frame
+
+
 def with_infinities() -> pd.DataFrame:
     new = regression(2)
     new.loc[3, "a"], new.loc[4, "b"] = np.inf, -np.inf
@@ -305,6 +313,9 @@ CASES = [
     Case("text-in-numeric-column", pair(ONE, stray_word()), (REF, NEW), 2,
          "new.csv: column 'b' is numeric in ref.csv but holds 1 value that is not a number,"
          " first 'n/a?' in data row 6; fix it or pass --exclude b."),
+    Case("text-in-numeric-target", pair(ONE, stray_target()), (REF, NEW), 2,
+         "new.csv: the target 'y' is numeric in ref.csv but holds 2 values that are not a number,"
+         " first 'n/a?' in data row 4; fix them."),
     Case("duplicate-columns-csv",
          both(files(ref__csv="a,a,y\n1,2,3\n4,5,6\n"), plain_new), (REF, NEW), 2,
          "ref.csv: duplicate column names ['a']; rename them so each column is unique."),

@@ -346,6 +346,22 @@ def test_a_nested_column_is_refused_alike_by_both_engines(rng, tmp_path, engine)
                          exclude=["tags"])
 
 
+def test_a_target_numeric_in_one_file_and_text_in_the_other_is_named(rng, tmp_path):
+    """Read as text, a regression target with a few words becomes class labels, too many of
+    them: the error says which file holds text, not only that there are too many classes."""
+    ref, new = mixed_frames(rng, n_ref=300, n_new=300, missing=False)
+    new["y"] = new["y"].astype(object)
+    new.loc[[3, 17], "y"] = "n/a?"
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    new.to_csv(tmp_path / "new.csv", index=False)
+    for first, second in (("ref.csv", "new.csv"), ("new.csv", "ref.csv")):
+        with pytest.raises(ColumnError, match=(
+                r"new\.csv: the target 'y' is numeric in .*ref\.csv but text here, so it reads as"
+                r" class labels, more than 100 of them: too many for classification \(at most"
+                r" 100\); make every value a number\.")):
+            shiftemp.compare(tmp_path / first, tmp_path / second, target="y", engine="stream")
+
+
 def test_the_cli_streams_on_request(run, rng, tmp_path):
     ref, new = mixed_frames(rng, n_ref=300, n_new=300, missing=False)
     for frame, name in ((ref, "ref"), (new, "new")):
