@@ -180,6 +180,16 @@ def table(report: Comparison) -> Group:
     return Group(*parts)
 
 
+#: Characters of a name that markdown would read as syntax in a table cell: a ``|`` ends the
+#: cell, ``<b>`` is HTML, ``_`` and ``*`` emphasis, `` ` `` code, ``[`` a link.
+_MARKDOWN_SYNTAX = str.maketrans({c: "\\" + c for c in "\\|<>`*_[]"})
+
+
+def cell(text: str) -> str:
+    """``text`` (a column's or an input's name) as literal text in a markdown table cell."""
+    return str(text).translate(_MARKDOWN_SYNTAX)
+
+
 def markdown(report: Comparison) -> str:
     """A GitHub-flavoured markdown rendering, for a pull-request comment or a job summary."""
     r = report.recommendation
@@ -197,13 +207,13 @@ def markdown(report: Comparison) -> str:
     if report.entropy.columns:
         lines += ["", "| column | kind | entropy change (nats) |", "|---|---|---:|"]
         lines += [
-            f"| {c.column} | {c.kind} | {c.delta:+.4g} |"
+            f"| {cell(c.column)} | {c.kind} | {c.delta:+.4g} |"
             for c in report.entropy.columns[:TOP_COLUMNS]
         ]
     if energy_rows(report):
         lines += ["", "| feature | coefficient change | energy released (in sample) | share |",
                   "|---|---:|---:|---:|"]
-        lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in energy_rows(report)]
+        lines += [f"| {cell(a)} | {b} | {c} | {d} |" for a, b, c, d in energy_rows(report)]
     if report.network is not None:
         lines += ["", f"{report.network['summary']}", "",
                   "| " + " | ".join(LAYER_HEADERS) + " |", "|---|" + "---:|" * (len(LAYER_HEADERS) - 1)]
@@ -453,8 +463,9 @@ def _temperature_words(t: dict | None) -> str:
 HISTORY_HEADERS = ("time", "inputs", "verdict", "class", "T", "energy released", "of E_A", "dS")
 
 
-def history_rows(records) -> list[tuple[str, ...]]:
-    """One row per run of a history (``history-record`` dicts), oldest first."""
+def history_rows(records, name=str) -> list[tuple[str, ...]]:
+    """One row per run of a history (``history-record`` dicts), oldest first; ``name`` renders
+    the inputs' file names (:func:`cell` for markdown)."""
     from pathlib import PurePath
 
     rows = []
@@ -463,7 +474,8 @@ def history_rows(records) -> list[tuple[str, ...]]:
         gain = f.get("relative_gain")
         rows.append((
             str(item["time"])[:19].replace("T", " "),
-            f"{PurePath(item['reference']['path']).name} -> {PurePath(item['shifted']['path']).name}",
+            f"{name(PurePath(item['reference']['path']).name)} ->"
+            f" {name(PurePath(item['shifted']['path']).name)}",
             r["verdict"].upper(), r["shift_class"], _temperature_words(f.get("temperature")),
             _num(f.get("energy_released")), "-" if gain is None else f"{gain:.1%}", _num(f.get("dS")),
         ))
@@ -525,7 +537,7 @@ def history_markdown(history, series: dict, last: int = 20) -> str:
     lines = [f"### shiftemp history: `{history.path}`, {_runs(len(records))}", ""]
     lines += [f"- {what}: `{line}` ({legend})" for what, line, legend in history_trend(series)]
     lines += ["", "| " + " | ".join(HISTORY_HEADERS) + " |", "|---|---|---|---|---:|---:|---:|---:|"]
-    lines += ["| " + " | ".join(row) + " |" for row in history_rows(shown)]
+    lines += ["| " + " | ".join(row) + " |" for row in history_rows(shown, cell)]
     return "\n".join(lines) + "\n"
 
 

@@ -109,6 +109,30 @@ def test_engine_and_history_markdown(run, pair, tmp_path):
     assert "| RETRAIN | hot |" in table[2]
 
 
+def test_names_that_look_like_markdown_stay_text_in_their_cells(run, tmp_path):
+    """A pipe in a column's name would end its cell (a row of one cell more than its table's
+    header); ``<i>`` would be HTML, ``_`` emphasis. They are escaped, in the report's tables and
+    in the history's."""
+    rng = np.random.default_rng(29)
+    files = []
+    for name, coef in (("old_<i>.csv", (1.0, 1.0, 1.0)), ("new|b.csv", (1.0, 1.0, 0.25))):
+        frame = regression_frame(rng, 300, coef=coef)
+        frame.columns = ["a|b", "<i>c</i>", "d_e_f", "y"]
+        frame.to_csv(tmp_path / name, index=False)
+        files.append(tmp_path / name)
+    runs = tmp_path / "runs.jsonl"
+    report = run("compare", *files, "--target", "y", "-f", "markdown", "--history", runs)
+    history = run("history", runs, "-f", "markdown")
+    for text in (report.stdout, history.stdout):
+        for table in tables(text):
+            widths = {len(re.split(r"(?<!\\)\|", line.strip()[1:-1])) for line in table}
+            assert len(widths) == 1, table
+            assert "<i>" not in "".join(table)  # (in a `code span` it is literal already)
+    assert r"| a\|b |" in report.stdout and r"| \<i\>c\</i\> |" in report.stdout
+    assert r"d\_e\_f" in report.stdout
+    assert r"old\_\<i\>.csv -> new\|b.csv" in history.stdout
+
+
 # -- colour -------------------------------------------------------------------------------------
 
 
