@@ -153,7 +153,9 @@ class progress_bar:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             self.bar = Progress(
-                TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
+                # markup=False: a path is not rich markup ("[/x]" in it would raise)
+                TextColumn("{task.description}", markup=False), BarColumn(),
+                TextColumn("{task.completed:,} rows"),
                 TimeElapsedColumn(), console=Console(file=sys.stderr, no_color=no_color or None),
                 transient=True,
             )

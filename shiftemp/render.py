@@ -140,7 +140,9 @@ def table(report: Comparison) -> Group:
     from rich.table import Table
     from rich.text import Text
 
-    title = f"shiftemp compare: {report.reference.path} -> {report.shifted.path}"
+    # names from the data (paths, columns) go in as Text: rich would read "[/x]" as markup, and
+    # raise, or "[bold]" as a style
+    title = Text(f"shiftemp compare: {report.reference.path} -> {report.shifted.path}")
     figures = Table(title=title, box=box.SIMPLE_HEAVY, title_justify="left")
     figures.add_column("quantity")
     figures.add_column("value", justify="right")
@@ -155,7 +157,8 @@ def table(report: Comparison) -> Group:
         for name in ("column", "kind", "reference", "shifted", "change"):
             columns.add_column(name, justify="left" if name in ("column", "kind") else "right")
         for c in report.entropy.columns[:TOP_COLUMNS]:
-            columns.add_row(c.column, c.kind, _num(c.reference), _num(c.shifted), f"{c.delta:+.4g}")
+            columns.add_row(Text(c.column), c.kind, _num(c.reference), _num(c.shifted),
+                            f"{c.delta:+.4g}")
         if report.entropy.dependence is not None and len(report.entropy.columns) > 1:
             columns.add_row("(dependence)", "joint", "", "", f"{report.entropy.dependence:+.4g}")
         parts.append(columns)
@@ -165,8 +168,8 @@ def table(report: Comparison) -> Group:
         )
         for name in ("feature", "coefficient change", "energy (in sample)", "share"):
             carriers.add_column(name, justify="left" if name == "feature" else "right")
-        for row in energy_rows(report):
-            carriers.add_row(*row)
+        for feature, *figures_of in energy_rows(report):
+            carriers.add_row(Text(feature), *figures_of)
         parts.append(carriers)
     if report.network is not None:
         parts.append(network_table(report.network))
@@ -295,7 +298,7 @@ def engine_table(run) -> Group:
 
     parts: list = []
     for report in run.reports:
-        title = (
+        title = Text(
             f"{report.activation.value} network {list(report.hidden)} on {run.data.path}:"
             f" per-layer transition ({report.energy_unit})"
         )
@@ -383,7 +386,7 @@ def temperature_table(run) -> Group:
     from rich.text import Text
 
     figures = Table(
-        title=f"Type I temperature of training on {run.data.path} (target '{run.target}')",
+        title=Text(f"Type I temperature of training on {run.data.path} (target '{run.target}')"),
         box=box.SIMPLE_HEAVY, title_justify="left",
     )
     for name in TEMPERATURE_HEADERS:

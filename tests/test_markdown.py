@@ -3,7 +3,9 @@ colour only where wanted (NO_COLOR, --no-color), and --quiet's one-line verdict.
 
 from __future__ import annotations
 
+import io
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -131,6 +133,33 @@ def test_names_that_look_like_markdown_stay_text_in_their_cells(run, tmp_path):
     assert r"| a\|b |" in report.stdout and r"| \<i\>c\</i\> |" in report.stdout
     assert r"d\_e\_f" in report.stdout
     assert r"old\_\<i\>.csv -> new\|b.csv" in history.stdout
+
+
+def test_names_that_look_like_rich_markup_are_shown_as_they_are(run, tmp_path, monkeypatch):
+    """Rich reads "[bold]" in a string as a style and "[/x]" as a closing tag, which raised a
+    MarkupError (a traceback) from the default table; names from the data go in as text."""
+    rng = np.random.default_rng(31)
+    files = []
+    for name, coef in (("[bold]old[red].csv", (1.0, 1.0, 1.0)), ("new.csv", (1.0, 1.0, 0.25))):
+        frame = regression_frame(rng, 300, coef=coef)
+        frame.columns = ["[/x]", "[bold]b[/bold]", "c", "y"]
+        frame.to_csv(tmp_path / name, index=False)
+        files.append(tmp_path / name)
+    result = run("compare", *files, "--target", "y")
+    assert result.code == 0, result.stderr
+    assert "[/x]" in result.stdout and "[bold]b[/bold]" in result.stdout
+    assert "[bold]old[red].csv" in result.stdout
+
+
+def test_the_progress_bar_shows_a_path_as_it_is(monkeypatch):
+    from shiftemp import cli
+
+    terminal = io.StringIO()
+    terminal.isatty = lambda: True
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with cli.progress_bar(quiet=False, no_color=True) as progress:
+        progress("reading [x]/[bold]r.csv", 10, 100)
+    assert "reading [x]/[bold]r.csv" in terminal.getvalue()
 
 
 # -- colour -------------------------------------------------------------------------------------
