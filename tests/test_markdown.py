@@ -111,17 +111,24 @@ def test_engine_and_history_markdown(run, pair, tmp_path):
     assert "| RETRAIN | hot |" in table[2]
 
 
+def named_pair(folder: Path, files: tuple[str, str], columns: list[str]) -> list[Path]:
+    """A reference and a shifted CSV (a concept shift) under odd ``files`` names, with odd
+    ``columns`` names (three features, then the target)."""
+    rng = np.random.default_rng(29)
+    paths = []
+    for name, coef in zip(files, ((1.0, 1.0, 1.0), (1.0, 1.0, 0.25))):
+        frame = regression_frame(rng, 300, coef=coef)
+        frame.columns = columns
+        frame.to_csv(folder / name, index=False)
+        paths.append(folder / name)
+    return paths
+
+
 def test_names_that_look_like_markdown_stay_text_in_their_cells(run, tmp_path):
     """A pipe in a column's name would end its cell (a row of one cell more than its table's
     header); ``<i>`` would be HTML, ``_`` emphasis. They are escaped, in the report's tables and
     in the history's."""
-    rng = np.random.default_rng(29)
-    files = []
-    for name, coef in (("old_<i>.csv", (1.0, 1.0, 1.0)), ("new|b.csv", (1.0, 1.0, 0.25))):
-        frame = regression_frame(rng, 300, coef=coef)
-        frame.columns = ["a|b", "<i>c</i>", "d_e_f", "y"]
-        frame.to_csv(tmp_path / name, index=False)
-        files.append(tmp_path / name)
+    files = named_pair(tmp_path, ("old_<i>.csv", "new|b.csv"), ["a|b", "<i>c</i>", "d_e_f", "y"])
     runs = tmp_path / "runs.jsonl"
     report = run("compare", *files, "--target", "y", "-f", "markdown", "--history", runs)
     history = run("history", runs, "-f", "markdown")
@@ -138,13 +145,8 @@ def test_names_that_look_like_markdown_stay_text_in_their_cells(run, tmp_path):
 def test_names_that_look_like_rich_markup_are_shown_as_they_are(run, tmp_path, monkeypatch):
     """Rich reads "[bold]" in a string as a style and "[/x]" as a closing tag, which raised a
     MarkupError (a traceback) from the default table; names from the data go in as text."""
-    rng = np.random.default_rng(31)
-    files = []
-    for name, coef in (("[bold]old[red].csv", (1.0, 1.0, 1.0)), ("new.csv", (1.0, 1.0, 0.25))):
-        frame = regression_frame(rng, 300, coef=coef)
-        frame.columns = ["[/x]", "[bold]b[/bold]", "c", "y"]
-        frame.to_csv(tmp_path / name, index=False)
-        files.append(tmp_path / name)
+    files = named_pair(tmp_path, ("[bold]old[red].csv", "new.csv"),
+                       ["[/x]", "[bold]b[/bold]", "c", "y"])
     result = run("compare", *files, "--target", "y")
     assert result.code == 0, result.stderr
     assert "[/x]" in result.stdout and "[bold]b[/bold]" in result.stdout
