@@ -203,7 +203,8 @@ def resolve_features(
                     f"{name} has no column '{column}' (named in {option}). Its columns:"
                     f" {list(map(str, columns))}."
                 )
-    chosen = list(features) if features else [c for c in columns if c != target]
+    # a column named twice in --features is one feature (twice, it was a collinear copy)
+    chosen = list(dict.fromkeys(features)) if features else [c for c in columns if c != target]
     chosen = [c for c in chosen if c != target and c not in set(exclude or [])]
     if not chosen:
         raise ColumnError(f"{name}: no feature columns are left besides the target '{target}'.")

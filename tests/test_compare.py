@@ -228,6 +228,9 @@ def test_features_and_exclude_choose_the_model(rng):
     assert report.model.features == ("a", "c") and report.model.n_params == 3
     assert {c.column for c in report.entropy.columns} == {"a", "c", "y"}
     assert report.options["exclude"] == ["b"]
+    for engine in ("memory", "stream"):  # a feature named twice is one feature
+        twice = shiftemp.compare(old, new, target="y", features=["a", "c", "a"], engine=engine)
+        assert twice.model.features == ("a", "c") and twice.model.n_params == 3
 
 
 # -- model families -----------------------------------------------------------------------------
