@@ -245,6 +245,16 @@ def compare(
 
         if calibrate:
             raise OptionError("--calibrate is not available with --model mlp; drop one of them.")
+        if engine in (Engine.STREAM, Engine.DASK):
+            raise OptionError(
+                f"--model mlp trains in memory; drop --engine {engine.value} (or pass --engine"
+                " memory)."
+            )
+        if isinstance(reference, (str, os.PathLike)) and str(reference).endswith(".shiftemp"):
+            raise OptionError(
+                f"--model mlp trains the old network on the reference data, which the profile"
+                f" {reference} does not hold; compare the reference's data file instead."
+            )
         ref_source, new_source = as_source(reference, "reference"), as_source(shifted, "shifted")
         parts, network = network_parts(
             ref_source, new_source, target=target, features=features, exclude=exclude,

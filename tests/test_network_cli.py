@@ -123,3 +123,25 @@ def test_engine_never_writes_over_its_input(capsys, tmp_path, monkeypatch, args,
     assert err.count("\n") == 1 and message.format(data="data.csv") in err
     assert (tmp_path / "data.csv").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--engine", "stream"), "--model mlp trains in memory; drop --engine stream"),
+    (("--engine", "dask"), "--model mlp trains in memory; drop --engine dask"),
+    (("--calibrate",), "--calibrate is not available with --model mlp"),
+])
+def test_compare_mlp_refuses_what_it_would_ignore(files, capsys, args, message):
+    """The streaming engines and the calibration have no network: the options were ignored."""
+    code, out, err = run(capsys, "compare", str(files["reference"]), str(files["flipped"]),
+                         "--model", "mlp", *FAST, *args)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and message in err
+
+
+def test_compare_mlp_needs_the_reference_data_not_a_profile(files, capsys, tmp_path):
+    profile = tmp_path / "ref.shiftemp"
+    assert run(capsys, "profile", str(files["reference"]), "-o", str(profile), "-q")[0] == 0
+    code, out, err = run(capsys, "compare", str(profile), str(files["flipped"]), "--model", "mlp",
+                         *FAST)
+    assert code == 2 and out == ""
+    assert f"the profile {profile} does not hold; compare the reference's data file" in err
