@@ -403,8 +403,8 @@ def _encode_target(
             or is_categorical(new) else "use --model linear"
         )
         raise ColumnError(
-            f"{names[0]}, {names[1]}: the target '{target}' has {len(classes)} distinct values,"
-            f" too many for classification (at most {MAX_CLASSES}); {fix}."
+            f"{', '.join(dict.fromkeys(names))}: the target '{target}' has {len(classes)}"
+            f" distinct values, too many for classification (at most {MAX_CLASSES}); {fix}."
         )
     for series, name in zip((ref_text, new_text), names):
         if series.nunique() < 2:

@@ -75,6 +75,7 @@ def test_cross_entropy_on_a_class_target(tmp_path, capsys):
         (("--loss", "all"), "--loss all needs --model"),
         (("--draws", "5"), "--draws must be at least 100"),
         (("--seed", "-1"), "--seed must be an integer from 0 to 2^63 - 1; got -1."),
+        (("--loss", "ce"), f"error: {SAMPLE}: the target 'target' has"),  # the file named once
     ],
 )
 def test_bad_options_exit_2_with_one_line(capsys, argv, message):
