@@ -250,7 +250,9 @@ def compare(
                 f"--model mlp trains in memory; drop --engine {engine.value} (or pass --engine"
                 " memory)."
             )
-        if isinstance(reference, (str, os.PathLike)) and str(reference).endswith(".shiftemp"):
+        from .stream import is_profile
+
+        if is_profile(reference):
             raise OptionError(
                 f"--model mlp trains the old network on the reference data, which the profile"
                 f" {reference} does not hold; compare the reference's data file instead."
