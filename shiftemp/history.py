@@ -120,7 +120,7 @@ def storage(path: str | os.PathLike) -> str:
 def check(path: str | os.PathLike) -> None:
     """Refuse, before a run, a history file that :func:`append` could not write."""
     path = Path(path)
-    storage(path)
+    kind = storage(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"--history {path}: the folder {folder} does not exist.")
@@ -130,7 +130,7 @@ def check(path: str | os.PathLike) -> None:
         return
     if not os.access(path, os.W_OK):
         raise InputError(f"--history {path}: cannot append the run: the file is not writable.")
-    if storage(path) == "sqlite" and path.stat().st_size:
+    if kind == "sqlite" and path.stat().st_size:
         _check_sqlite(path)
 
 
