@@ -7,6 +7,7 @@ and exit code 2, in :func:`main` only.
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import sys
 from pathlib import Path
@@ -523,6 +524,14 @@ def usage_error(exc: TyperException) -> int:
     return ExitCode.USAGE
 
 
+def _interrupted() -> int:
+    # what Ctrl-C cut short may still log on its way down (a Dask cluster half started: "Task
+    # exception was never retrieved"); the one line below is all the user asked for
+    logging.disable(logging.CRITICAL)
+    print("shiftemp: interrupted", file=sys.stderr)
+    return ExitCode.INTERRUPTED
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (``python -m shiftemp`` and the script exit with it)."""
     if argv is None:  # a process of its own: what the imports made lives as long as it does;
@@ -542,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
         code = command.main(args=argv, prog_name="shiftemp", standalone_mode=False)
         interrupt.check()
         if code == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into a returned 130, silently
-            print("shiftemp: interrupted", file=sys.stderr)
+            code = _interrupted()
     except ShiftempError as exc:
         print(f"shiftemp: error: {exc}", file=sys.stderr)
         code = exc.exit_code
@@ -551,8 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     except TyperException as exc:  # click's usage errors, vendored by typer
         code = usage_error(exc)
     except (KeyboardInterrupt, Abort):
-        print("shiftemp: interrupted", file=sys.stderr)
-        code = ExitCode.INTERRUPTED
+        code = _interrupted()
     except MemoryError:  # the pre-flight estimate (resources.py) was too low
         print(
             "shiftemp: error: out of memory; use --engine stream (bounded memory), or compare"

@@ -9,10 +9,17 @@ rounding (1e-9 relative for linear/MSE). Dask is an optional dependency
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from typing import Any
 
 from . import io
 from .errors import OptionError
+
+#: Seconds a scheduler has to answer (connection, handshake and an ``identity`` reply) before
+#: ``--scheduler`` is refused: distributed's own timeout bounds only the connection, and a port
+#: that accepts but never answers would hang the run.
+ANSWER_SECONDS = 10
 
 MISSING = (
     "--engine dask needs the optional Dask dependencies, which are not installed; install them"
@@ -28,6 +35,45 @@ def _dask():
     except ImportError as exc:
         raise OptionError(MISSING) from exc
     return delayed, distributed
+
+
+async def _identity(address: str, timeout: float) -> dict:
+    """The ``identity`` of the server at ``address``: a dict with ``type`` "Scheduler" for a
+    Dask scheduler."""
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    comm = await connect(address, timeout=timeout,
+                         **Security().get_connection_args("client"))
+    try:
+        await comm.write({"op": "identity", "reply": True})
+        return await comm.read()
+    finally:
+        comm.abort()
+
+
+def check_scheduler(address: str, timeout: float | None = None) -> None:
+    """Refuse ``address`` (an :class:`OptionError` naming ``--scheduler``) unless a Dask
+    scheduler answers there within ``timeout`` seconds (default :data:`ANSWER_SECONDS`)."""
+    import asyncio
+
+    timeout = ANSWER_SECONDS if timeout is None else timeout
+    def refused(why: str) -> OptionError:
+        return OptionError(f"--scheduler: {why}; pass the address of a running Dask scheduler"
+                           " (tcp://HOST:8786), or leave --scheduler out for a local cluster.")
+
+    try:
+        answer = asyncio.run(asyncio.wait_for(_identity(address, timeout), timeout))
+    except (TimeoutError, asyncio.TimeoutError) as exc:
+        raise refused(f"nothing answered at {address} within {timeout:g} s") from exc
+    except ValueError as exc:  # distributed's address parsing
+        raise refused(f"{address!r} is not a scheduler address") from exc
+    except OSError as exc:
+        raise refused(f"cannot connect to {address}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - e.g. a web server's reply read as a frame length
+        raise refused(f"what answers at {address} is not a Dask scheduler") from exc
+    if not (isinstance(answer, dict) and answer.get("type") == "Scheduler"):
+        raise refused(f"what answers at {address} is not a Dask scheduler")
 
 
 def _partition_pass(factory, partition: io.Partition, columns: list[str], batch_size):
@@ -66,7 +112,7 @@ class DaskRunner:
         self.delayed, self.distributed = _dask()
         self.scheduler, self.batch_size, self.progress = scheduler, batch_size, progress
         self.cluster_options = cluster_options
-        self.client = self.cluster = None
+        self.client = self.cluster = self._scratch = None
 
     def __enter__(self) -> "DaskRunner":
         distributed = self.distributed
@@ -76,22 +122,41 @@ class DaskRunner:
         self._own = True
         try:
             if self.scheduler:
-                self.client = distributed.Client(self.scheduler, timeout="20s")
+                check_scheduler(self.scheduler)
+                self.client = distributed.Client(self.scheduler, timeout=f"{ANSWER_SECONDS}s")
             else:
-                options = {"dashboard_address": ":0", "threads_per_worker": 1}
-                options.update(self.cluster_options)
-                self.cluster = distributed.LocalCluster(**options)
-                self.client = distributed.Client(self.cluster)
+                self._start_local(distributed)
         except (OSError, TimeoutError) as exc:
+            self.__exit__()
             where = self.scheduler or "a local cluster"
             raise OptionError(f"--scheduler: cannot connect to {where}: {exc}") from exc
+        except BaseException:  # Ctrl-C while the cluster starts: nothing of it outlives the run
+            self.__exit__()
+            raise
         return self
 
+    def _start_local(self, distributed) -> None:
+        import dask
+
+        # the scheduler's and the workers' scratch space and lock files, removed on exit (in
+        # $TMPDIR they would outlive the run)
+        self._scratch = tempfile.mkdtemp(prefix="shiftemp-dask-")
+        options = {"dashboard_address": ":0", "threads_per_worker": 1,
+                   "local_directory": self._scratch}
+        options.update(self.cluster_options)
+        with dask.config.set({"temporary-directory": self._scratch}):
+            self.cluster = distributed.LocalCluster(**options)
+        self.client = distributed.Client(self.cluster)
+
     def __exit__(self, *exc_info) -> None:
-        if self.client is not None and self._own:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        try:
+            if self.client is not None and self._own:
+                self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+        finally:
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
 
     def run(self, scan: io.Scan, spec):
         """Map ``spec``'s accumulator over the partitions of ``scan`` and merge the results."""

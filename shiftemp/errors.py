@@ -46,3 +46,45 @@ def check_seed(seed: int) -> None:
     bits)."""
     if not 0 <= seed < 2 ** 63:
         raise OptionError(f"--seed must be an integer from 0 to 2^63 - 1; got {seed}.")
+
+
+def check_scheduler_engine(engine: str, scheduler) -> None:
+    """Refuse a Dask scheduler address for an engine that would not use it (it would be
+    ignored without a word)."""
+    if scheduler is not None and engine != "dask":
+        raise OptionError(
+            f"--scheduler is the address of a Dask cluster, which --engine {engine} does not"
+            " use; pass --engine dask with it, or drop --scheduler."
+        )
+
+
+def column_name(value, option: str) -> str | None:
+    """A column named by a library caller, as text (a frame's column 3 is read as "3", whatever
+    the engine): ``None`` passes; a list or other container is refused, naming ``option``."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple, set, dict)):
+        raise TypeError(f"{option}: expected one column name; got {type(value).__name__}.")
+    return str(value)
+
+
+def column_names(values, option: str) -> list[str] | None:
+    """Columns named by ``--features``/``--exclude`` (or a library caller's list), as text;
+    an empty list is refused: it would silently mean every column."""
+    if values is None:
+        return None
+    if isinstance(values, str):
+        values = [values]
+    names = [column_name(value, option) for value in values]
+    if not names:
+        raise OptionError(f"--{option} names no column; name at least one, or leave it out.")
+    return names
+
+
+def check_whole(value, option: str, low: int) -> None:
+    """Refuse ``value`` unless it is an integer >= ``low`` (not a float or a string that a
+    comparison deeper down would trip on)."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise OptionError(f"--{option} must be a whole number >= {low}; got {value!r}.")

@@ -25,8 +25,11 @@ def _on_sigint(signum, frame) -> None:
 
 
 def _unraisable(info, default=sys.unraisablehook) -> None:
-    if isinstance(info.exc_value, KeyboardInterrupt) and _seen.is_set():
-        return  # remembered: check() raises it again where it cannot be dropped
+    if _seen.is_set():
+        # the interrupt itself is remembered (check() raises it again where it cannot be
+        # dropped); anything else is the teardown it cut short (a Dask cluster half started,
+        # closed by distributed's atexit hook), not news to a user who pressed Ctrl-C
+        return
     default(info)
 
 

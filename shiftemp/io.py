@@ -479,6 +479,17 @@ def check_data(data, name: str) -> None:
         )
 
 
+def text_names(frame, name: str):
+    """``frame`` (pandas) with its column names as text, as an Arrow table would have them, so
+    that both engines find a column named 3 as "3"; names that repeat (then) are refused. The
+    caller's frame keeps its names."""
+    names = [str(column) for column in frame.columns]
+    check_unique_names(names, name)
+    if all(isinstance(column, str) for column in frame.columns):
+        return frame
+    return frame.set_axis(names, axis=1)
+
+
 def scan(data, name: str = "data") -> Scan:
     """Open a path (``.parquet``, ``.csv``, ``.csv.gz``, a folder of parquet parts) or wrap a
     pandas frame or Arrow table (named ``name``) for streaming."""
@@ -488,7 +499,11 @@ def scan(data, name: str = "data") -> Scan:
         return Scan(data.path, data.format, wrapped.schema, wrapped.rows, wrapped.partitions,
                     None, data.sha256)
     if isinstance(data, pa.Table) or is_frame(data):
-        table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        if isinstance(data, pa.Table):
+            check_unique_names(data.schema.names, name)
+            table = data
+        else:
+            table = pa.Table.from_pandas(text_names(data, name), preserve_index=False)
         return Scan(name, "dataframe", table.schema, table.num_rows, (Partition(name, "table", table=table),))
     path = Path(data)
     kind = checked_format(path)

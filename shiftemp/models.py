@@ -17,7 +17,7 @@ with logit 0, flattened class-major (index ``k * p + j``) wherever a covariance 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -281,9 +281,16 @@ def solve_logistic(
 # the estimator
 
 
+class NotFittedError(ValueError, AttributeError):
+    """A :class:`Model` used before :meth:`Model.fit` (scikit-learn's exception of that name
+    derives from the same two)."""
+
+
 @dataclass
 class Model:
-    """A model family with a loss, scikit-learn style: configure, ``fit``, then use.
+    """A model family with a loss, scikit-learn style: configure, ``fit``, then use;
+    ``get_params``/``set_params`` as scikit-learn's estimators have them (``sklearn.base.clone``
+    works), but not an estimator of it: importing scikit-learn would slow every run's start.
 
     Parameters
     ----------
@@ -314,13 +321,44 @@ class Model:
     n_classes: int | None = None
 
     def __post_init__(self) -> None:
-        self.loss = check_loss(self.family, self.loss)
+        # the enums from their values ("mse"): they are str enums, so a plain string would pass
+        # the checks below and then match no family or loss where they are told apart
+        self.family = Family(self.family)
+        self.loss = check_loss(self.family, None if self.loss is None else Loss(self.loss))
         if self.ridge is None:
             self.ridge = DEFAULT_RIDGE[self.family]
+        elif not (isinstance(self.ridge, (int, float, np.floating, np.integer))
+                  and np.isfinite(self.ridge) and self.ridge >= 0):
+            raise ValueError(f"ridge is a penalty weight >= 0; got {self.ridge!r}.")
+        if self.n_classes is not None and not (
+            isinstance(self.n_classes, (int, np.integer)) and self.n_classes >= 2
+        ):
+            raise ValueError(f"n_classes is a number of classes >= 2; got {self.n_classes!r}.")
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor's arguments, by name (scikit-learn's convention)."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+    def set_params(self, **params) -> "Model":
+        """Change constructor arguments (scikit-learn's convention); returns the model."""
+        known = self.get_params()
+        for name in params:
+            if name not in known:
+                raise ValueError(f"Model has no parameter {name!r}; its parameters: {list(known)}.")
+        for name, value in params.items():
+            setattr(self, name, value)
+        self.__post_init__()
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "centre_"):
+            raise NotFittedError("this Model is not fitted yet; call fit(X, y) first.")
 
     # -- fitting ----------------------------------------------------------------------------
     def fit(self, X: np.ndarray, y: np.ndarray) -> "Model":
-        """Fit to ``X`` (n, d) and ``y`` (n,): floats, or class codes for the logistic family."""
+        """Fit to ``X`` (n, d) and ``y`` (n,): floats, or class codes for the logistic family
+        (array-likes, a DataFrame and a Series included)."""
+        X, y = check_X_y(X, y, self.family)
         if self.centre is None or self.scale is None:
             self.centre_, self.scale_ = standardisation(X)
         else:
@@ -352,7 +390,8 @@ class Model:
     # -- using ------------------------------------------------------------------------------
     def design(self, X: np.ndarray) -> np.ndarray:
         """The standardised design ``[1, Z]`` (n, p) of raw features ``X`` (n, d)."""
-        return design(X, self.centre_, self.scale_)
+        self._check_fitted()
+        return design(np.asarray(X, dtype=float), self.centre_, self.scale_)
 
     @property
     def n_params(self) -> int:
@@ -380,6 +419,29 @@ class Model:
     def laplace_covariance(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Model-based covariance C (q, q) of the fitted parameters (theory section 2)."""
         return laplace_covariance(self, self.design(X), y)
+
+
+def check_X_y(X, y, family: Family) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` as floats (n, d) and ``y`` (n,) as floats (linear) or class codes (logistic);
+    a ``ValueError`` for shapes that do not match or values that are not finite."""
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y)
+    if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
+        raise ValueError(f"X must be (n, d) and y (n,) with the same n; got X {X.shape} and"
+                         f" y {y.shape}.")
+    if not X.shape[0]:
+        raise ValueError("X and y have no rows.")
+    if family is Family.LOGISTIC:
+        if not (np.issubdtype(y.dtype, np.integer) or np.array_equal(y, np.round(y))) or (
+            y.min() < 0
+        ):
+            raise ValueError("y of the logistic family holds class codes 0..K-1.")
+        y = y.astype(np.int64)
+    else:
+        y = np.asarray(y, dtype=float)
+    if not (np.isfinite(X).all() and np.isfinite(y).all()):
+        raise ValueError("X and y must be finite: drop the rows with NaN or infinite values.")
+    return X, y
 
 
 def laplace_covariance(model: Model, D: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -30,7 +30,14 @@ import numpy as np
 
 from . import __version__, io
 from .energy import level_hashes, spread_size
-from .errors import InputError, OptionError
+from .errors import (
+    InputError,
+    OptionError,
+    check_scheduler_engine,
+    check_whole,
+    column_name,
+    column_names,
+)
 from .models import DEFAULT_RIDGE, Family, Loss, solve_least_absolute, solve_logistic
 from .stream import (
     Catalog,
@@ -61,6 +68,11 @@ def build(data, *, target=None, features=None, exclude=None, model=None, loss=No
     """Read ``data`` (a path or a frame) and return its :class:`Reference` (save it with
     :func:`save`)."""
     check_batch_size(batch_size)
+    check_scheduler_engine(engine, scheduler)
+    if spread_rows is not None:
+        check_whole(spread_rows, "spread-rows", 2)
+    target = column_name(target, "target")
+    features, exclude = column_names(features, "features"), column_names(exclude, "exclude")
     settings = Settings(target, features, exclude, Family(model) if model else None,
                         Loss(loss) if loss else None, 5, "data", 0, spread_rows)
     if engine == "dask":

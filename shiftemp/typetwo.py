@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import numbers
 import os
 import platform
 import time
@@ -24,7 +25,15 @@ from .decision import DEFAULT_MIN_GAIN, recommend
 from .defaults import DEFAULT_SPLITS
 from .energy import level_hashes, row_folds, smallest_keys, spread_keys, spread_size, type_two_energy
 from .entropy import data_entropy_change, parameter_entropy_change
-from .errors import InputError, OptionError, check_seed
+from .errors import (
+    InputError,
+    OptionError,
+    check_scheduler_engine,
+    check_seed,
+    check_whole,
+    column_name,
+    column_names,
+)
 from .explain import explain_energy
 from .models import Family, Loss, Model, check_loss
 from .report import Comparison, InputSummary, ModelSummary, Run
@@ -68,9 +77,10 @@ def as_source(data: DataLike, name: str, checksum: bool = True) -> io.Source:
     if isinstance(data, io.Source):
         return data
     if isinstance(data, pa.Table):
+        io.check_unique_names(data.schema.names, name)
         data = data.to_pandas()
     if io.is_frame(data):
-        return io.Source(frame=data, path=name, format="dataframe", sha256="")
+        return io.Source(frame=io.text_names(data, name), path=name, format="dataframe", sha256="")
     return io.read(data, checksum=checksum)
 
 
@@ -109,8 +119,12 @@ def memory_need(reference, shifted) -> tuple[int, list[str]]:
 
 def _check_options(folds: int, min_gain: float, seed: int) -> None:
     check_seed(seed)
+    if isinstance(folds, bool) or not isinstance(folds, numbers.Integral):
+        raise OptionError(f"--folds must be a whole number; got {folds!r}.")
     if folds < 2:
         raise OptionError(f"--folds must be at least 2 for cross-fitting; got {folds}.")
+    if isinstance(min_gain, bool) or not isinstance(min_gain, numbers.Real):
+        raise OptionError(f"--min-gain is a fraction of the loss in [0, 1); got {min_gain!r}.")
     if not 0 <= min_gain < 1:
         raise OptionError(f"--min-gain is a fraction of the loss in [0, 1); got {min_gain}.")
 
@@ -224,12 +238,17 @@ def compare(
     started = time.perf_counter()
     stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     _check_options(folds, min_gain, seed)
+    if spread_rows is not None:
+        check_whole(spread_rows, "spread-rows", 2)
     io.check_data(reference, "reference")
     io.check_data(shifted, "shifted")
+    target, time_column = column_name(target, "target"), column_name(time_column, "time-column")
+    features, exclude = column_names(features, "features"), column_names(exclude, "exclude")
     family = Family(model) if model is not None else None
     loss = Loss(loss) if loss is not None else None
     entropy = EntropyKind(entropy)
     engine = Engine(engine)
+    check_scheduler_engine(engine.value, scheduler)
     options = {
         "target": target, "features": features, "exclude": exclude, "model": None,
         "loss": None, "folds": folds, "entropy": entropy.value, "min_gain": min_gain,

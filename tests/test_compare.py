@@ -315,3 +315,56 @@ def test_min_gain_gates_a_small_real_shift():
     assert shiftemp.compare(old, new, target="y").recommendation.retrain
     gated = shiftemp.compare(old, new, target="y", min_gain=0.2)
     assert not gated.recommendation.retrain and gated.recommendation.shift_class == "warm"
+
+
+def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with integer column names (a frame built from a numpy array has them)."""
+    return frame.set_axis(range(frame.shape[1]), axis=1)
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+@pytest.mark.parametrize("target", [3, "3"])
+def test_integer_column_names_are_found_by_number_or_text_on_both_engines(rng, engine, target):
+    """The in-memory engine found column 3 only as 3, the streaming one only as "3" (Arrow
+    names are text), and the error listed '3' among the columns it said were missing."""
+    ref, new = regression_frame(rng, 500), regression_frame(rng, 400, shift=1.0)
+    names = list(ref.columns)
+    ref_n, new_n = _numbered(ref), _numbered(new)
+    # the folds are keyed by the column names: the same frames named "0", "1", ...
+    expected = shiftemp.compare(ref_n.rename(columns=str), new_n.rename(columns=str),
+                                target=str(names.index("y")), engine="memory")
+    got = shiftemp.compare(ref_n, new_n, target=names.index("y") if target == 3 else
+                           str(names.index("y")), engine=engine)
+    assert got.energy.delta_out_of_sample.value == pytest.approx(
+        expected.energy.delta_out_of_sample.value, rel=1e-9)
+    assert list(ref_n.columns) == list(range(len(names)))  # the caller's frame keeps its names
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+def test_duplicate_names_in_a_frame_or_table_are_refused_by_both_engines(rng, engine):
+    frame = regression_frame(rng, 300)
+    columns = list(frame.columns)
+    columns[1] = columns[0]
+    twice = frame.set_axis(columns, axis=1)
+    with pytest.raises(shiftemp.ShiftempError, match="duplicate column names"):
+        shiftemp.compare(twice, twice, target="y", engine=engine)
+    table = pa.Table.from_arrays([pa.array(twice.iloc[:, i]) for i in range(len(columns))],
+                                 names=columns)
+    with pytest.raises(shiftemp.ShiftempError, match="duplicate column names"):
+        shiftemp.compare(table, table, target="y", engine=engine)
+
+
+@pytest.mark.parametrize("options, error, says", [
+    ({"folds": 2.5}, shiftemp.ShiftempError, "--folds must be a whole number"),
+    ({"folds": "5"}, shiftemp.ShiftempError, "--folds must be a whole number"),
+    ({"min_gain": "0.1"}, shiftemp.ShiftempError, "--min-gain is a fraction"),
+    ({"target": ["y"]}, TypeError, "target: expected one column name"),
+    ({"spread_rows": 0}, shiftemp.ShiftempError, "--spread-rows must be a whole number >= 2"),
+    ({"features": []}, shiftemp.ShiftempError, "--features names no column"),
+])
+def test_library_arguments_of_the_wrong_kind_are_refused_by_name(rng, options, error, says):
+    """They failed deep inside (a TypeError from a comparison, a KeyError), or, for an empty
+    feature list, silently meant every feature."""
+    ref, new = regression_frame(rng, 300), regression_frame(rng, 300)
+    with pytest.raises(error, match=says):
+        shiftemp.compare(ref, new, **({"target": "y"} | options))

@@ -77,3 +77,93 @@ def test_dask_builds_the_same_profile(client, files, tmp_path):
     profile.save(profile.build(ref, target="y", engine="dask", scheduler=client), tmp_path / "dask.shiftemp")
     a, b = (shiftemp.compare(tmp_path / f"{name}.shiftemp", new) for name in ("local", "dask"))
     assert differences(a, b, rtol=1e-9, skip=(".notes",)) == []
+
+
+def _server(reply: bytes | None):
+    """A TCP server on a free local port that accepts connections and either sends ``reply``
+    and hangs up (a web server on the scheduler's port) or never answers (``None``)."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    held = []
+
+    def serve():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            if reply is None:
+                held.append(connection)
+            else:
+                connection.sendall(reply)
+                connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("reply, says", [
+    (None, "nothing answered at"),
+    (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", "is not a Dask scheduler"),
+])
+def test_a_scheduler_address_where_no_scheduler_answers_is_refused_in_bounded_time(
+        run, files, monkeypatch, reply, says):
+    """A port that accepts but never answers hung the run (distributed's timeout bounds only
+    the connection); a web server's reply was read as a frame length and reported as out of
+    memory."""
+    pytest.importorskip("distributed")
+    from shiftemp import distributed as engine
+
+    monkeypatch.setattr(engine, "ANSWER_SECONDS", 2)
+    listener, address = _server(reply)
+    try:
+        result = run("compare", *files, "--target", "y", "--engine", "dask", "--scheduler", address)
+    finally:
+        listener.close()
+    assert result.code == 2
+    assert result.stderr.startswith("shiftemp: error: --scheduler: ")
+    assert says in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("address", ["nonsense", "inproc://x"])
+def test_a_malformed_scheduler_address_is_an_option_error(run, files, address):
+    pytest.importorskip("distributed")
+    result = run("compare", *files, "--target", "y", "--engine", "dask", "--scheduler", address)
+    assert result.code == 2
+    assert result.stderr == (
+        f"shiftemp: error: --scheduler: {address!r} is not a scheduler address; pass the address"
+        " of a running Dask scheduler (tcp://HOST:8786), or leave --scheduler out for a local"
+        " cluster.\n"
+    )
+
+
+@pytest.mark.parametrize("engine", ["auto", "stream", "memory"])
+def test_a_scheduler_without_the_dask_engine_is_refused(run, files, engine, tmp_path):
+    """It was ignored without a word."""
+    result = run("compare", *files, "--target", "y", "--engine", engine, "--scheduler",
+                 "tcp://127.0.0.1:8786")
+    assert result.code == 2
+    assert "--scheduler is the address of a Dask cluster" in result.stderr
+    result = run("profile", files[0], "--target", "y", "-o", tmp_path / "p.shiftemp",
+                 "--scheduler", "tcp://127.0.0.1:8786")
+    assert result.code == 2 and not (tmp_path / "p.shiftemp").exists()
+
+
+def test_a_local_cluster_leaves_nothing_in_the_temporary_folder(files, tmp_path, monkeypatch):
+    """The scheduler's and workers' dask-scratch-space (and its lock files) outlived every run."""
+    pytest.importorskip("distributed")
+    import tempfile
+
+    from shiftemp.distributed import DaskRunner
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    with DaskRunner(None, processes=False, n_workers=1) as runner:
+        assert list(scratch.iterdir())  # the cluster's scratch space is there while it runs
+        assert runner.client is not None
+    assert list(scratch.iterdir()) == []

@@ -300,3 +300,54 @@ def test_logistic_laplace_covariance_is_inverse_fisher(rng):
     p = 1 / (1 + np.exp(-(D @ model.params_[:, 0])))
     fisher = (D.T * (p * (1 - p))) @ D
     np.testing.assert_allclose(laplace_covariance(model, D, y), np.linalg.inv(fisher), rtol=1e-8)
+
+
+def test_family_and_loss_given_as_strings_fit_what_they_name(rng):
+    """They are str enums: "mse" passed every check, then matched no loss where the solvers
+    are told apart, and MAE was fitted (a logistic model given as "logistic" fitted least
+    squares)."""
+    X, y = linear_data(rng)
+    assert np.array_equal(Model(loss="mse").fit(X, y).params_,
+                          Model(loss=Loss.MSE).fit(X, y).params_)
+    assert not np.allclose(Model(loss="mse").fit(X, y).params_,
+                           Model(loss=Loss.MAE).fit(X, y).params_)
+    codes = (y > np.median(y)).astype(int)
+    model = Model("logistic").fit(X, codes)
+    assert model.family is Family.LOGISTIC and set(np.unique(model.predict(X))) <= {0, 1}
+
+
+@pytest.mark.parametrize("options", [{"ridge": -1.0}, {"ridge": float("nan")},
+                                     {"n_classes": 1}, {"family": "quadratic"}])
+def test_model_refuses_impossible_settings(options):
+    with pytest.raises(ValueError):
+        Model(**options)
+
+
+def test_model_follows_scikit_learns_parameter_conventions(rng):
+    from sklearn.base import clone
+
+    from shiftemp.models import NotFittedError
+
+    model = Model(loss="mae", ridge=0.25)
+    assert model.get_params() == {"family": Family.LINEAR, "loss": Loss.MAE, "ridge": 0.25,
+                                  "centre": None, "scale": None, "n_classes": None}
+    copy = clone(model)
+    assert copy is not model and copy.get_params() == model.get_params()
+    assert model.set_params(loss="mse").loss is Loss.MSE
+    with pytest.raises(ValueError, match="no parameter 'alpha'"):
+        model.set_params(alpha=1.0)
+    with pytest.raises(NotFittedError, match="not fitted"):
+        Model().predict(np.zeros((3, 2)))
+
+
+def test_model_fits_frames_and_refuses_missing_values(rng):
+    import pandas as pd
+
+    X, y = linear_data(rng)
+    framed = Model().fit(pd.DataFrame(X), pd.Series(y)).params_
+    assert np.allclose(framed, Model().fit(X, y).params_, rtol=1e-12, atol=0)  # layout: last bits
+    X[3, 1] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        Model().fit(X, y)
+    with pytest.raises(ValueError, match=r"X must be \(n, d\)"):
+        Model().fit(X[:, 0], y)
