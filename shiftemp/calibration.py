@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .dataset import Pair, Side
-from .defaults import DEFAULT_SPLITS
+from .defaults import DEFAULT_SPLITS, check_splits
 from .energy import cross_fitted_loss, row_folds
 from .entropy import data_entropy_change, parameter_entropy_change
 from .errors import ColumnError, InputError, OptionError
@@ -48,8 +48,6 @@ if TYPE_CHECKING:
 #: size (docs/benchmarks.md), and this keeps a calibration within a few times the comparison's
 #: own cost.
 MAX_ROWS = 20_000
-#: Fewest splits that give a standard deviation.
-MIN_SPLITS = 3
 
 
 def split_plan(
@@ -153,8 +151,7 @@ def calibrate(
     Calibration
         The null spreads, the ambient temperature and the inflation factors.
     """
-    if splits < MIN_SPLITS:
-        raise OptionError(f"--calibration-splits must be at least {MIN_SPLITS}; got {splits}.")
+    check_splits(splits)
     rng = rng if rng is not None else np.random.default_rng(seed)
     n_ref, n_new = pair.reference.rows_used, pair.shifted.rows_used
     ordered = time_column is not None

@@ -10,6 +10,7 @@ import gc
 import logging
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -84,6 +85,37 @@ def stdout_console(no_color: bool = False, width: int = 110) -> Console:
         file=sys.stdout, no_color=not color, width=None if terminal else width,
         highlight=False, soft_wrap=not terminal,
     )
+
+
+@contextmanager
+def writing_stdout():
+    """Around a command's writing of its results to stdout. A reader that went away (``| head``)
+    ends the output quietly, and the command goes on to return the code its run earned (1 for
+    retrain with --fail-on-retrain: a CI gate must not read 0); a stdout that cannot be written
+    (closed, a full disk) is a one-line error, exit 2. The output is flushed here, so that a
+    failure is met here rather than by Python at exit."""
+    if sys.stdout is None:  # started with stdout closed (>&-)
+        raise ShiftempError("cannot write to standard output: it is closed.")
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        discard_stdout()
+    except OSError as exc:
+        discard_stdout()
+        raise ShiftempError(f"cannot write to standard output: {exc.strerror or exc}.") from exc
+
+
+def discard_stdout() -> None:
+    """Point stdout's descriptor at /dev/null: what is still buffered for a reader that is gone
+    would fail again when Python flushes it at exit, and be reported."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # no descriptor (a test's capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
 
 
 def _choices(text: str, kind, option: str) -> tuple:
@@ -192,7 +224,7 @@ def compare(
     min_gain: Annotated[float, typer.Option(help="Fraction of the loss a refresh must remove to be recommended.")] = DEFAULT_MIN_GAIN,
     seed: Annotated[int, typer.Option(help="Seed of the fold assignment.")] = 0,
     format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.TABLE,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to FILE (atomically) instead of stdout.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to FILE (atomically; a fifo or device such as /dev/stdout is written into) instead of stdout.")] = None,
     html: Annotated[Optional[Path], typer.Option("--html", help="Also write a self-contained HTML report (charts inline, no network) to FILE.")] = None,
     history: Annotated[Optional[Path], typer.Option("--history", help="Append this run to a history: FILE.jsonl (a JSON line) or FILE.sqlite / FILE.db (a SQLite table); see shiftemp history.")] = None,
     fail_on_retrain: Annotated[bool, typer.Option("--fail-on-retrain/--no-fail-on-retrain", help="Exit with code 1 when the recommendation is retrain (a CI gate).")] = False,
@@ -213,7 +245,8 @@ def compare(
 ) -> int:
     """Compare REFERENCE with SHIFTED and recommend whether to retrain.
 
-    Exit codes: 0 ran; 1 retrain recommended and --fail-on-retrain given; 2 usage or input error.
+    Exit codes: 0 ran; 1 retrain recommended and --fail-on-retrain given (also when stdout's
+    reader went away); 2 usage or input error, or an output that cannot be written.
     """
     _check_outputs((reference, shifted), {"--output": output, "--html": html, "--history": history})
     if history is not None:
@@ -232,20 +265,27 @@ def compare(
     interrupt.check()  # before any output: the run may have finished past a dropped Ctrl-C
     for message in report.notes:
         note(message, quiet)
-    if output is not None:
-        io.write_text(output, render.render_text(report, format))
+    # both rendered before either is written: a page that fails to render leaves no report
+    text = render.render_text(report, format) if output is not None else None
+    page = None
     if html is not None:
         from .html import comparison_html
 
-        io.write_text(html, comparison_html(report))
+        page = comparison_html(report)
+    if text is not None:
+        io.write_text(output, text)
+    if page is not None:
+        io.write_text(html, page)
     if history is not None:
         from .history import append, record
 
         append(history, record(report))
-    if quiet:
-        print(render.verdict_line(report))
-    elif output is None:
-        render.show(report, format, stdout_console(no_color))
+    if quiet or output is None:
+        with writing_stdout():
+            if quiet:
+                print(render.verdict_line(report))
+            else:
+                render.show(report, format, stdout_console(no_color))
     if fail_on_retrain and report.recommendation.retrain:
         return ExitCode.RETRAIN
     return ExitCode.OK
@@ -304,7 +344,8 @@ def profile(
     for message in made.notes:
         note(message, quiet)
     if not quiet:
-        print(profiles.describe(made, output))
+        with writing_stdout():
+            print(profiles.describe(made, output))
     return ExitCode.OK
 
 
@@ -324,7 +365,7 @@ def engine(
     max_rows: Annotated[int, typer.Option(help="Train on a seeded sample of at most this many rows.")] = 100_000,
     seed: Annotated[int, typer.Option(help="Seed of the initialization, sampling and shuffling.")] = 0,
     format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.TABLE,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to FILE (atomically) instead of stdout.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to FILE (atomically; a fifo or device such as /dev/stdout is written into) instead of stdout.")] = None,
     html: Annotated[Optional[Path], typer.Option("--html", help="Also write a self-contained HTML report (charts inline, no network) to FILE.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only one line per activation; no notes.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colour (also: the NO_COLOR environment variable).")] = False,
@@ -350,13 +391,15 @@ def engine(
         io.write_text(html, engine_html(run))
     if output is not None:
         io.write_text(output, render.render_run_text(run, format))
-    elif quiet:
-        for report in run.reports:
-            print(f"{report.activation.value}: eta {report.efficiency:.3f}, {report.engine_type.value}")
-    elif format is Format.TABLE:
-        stdout_console(no_color).print(render.engine_table(run))
-    else:
-        sys.stdout.write(render.render_run_text(run, format))
+        return ExitCode.OK
+    with writing_stdout():
+        if quiet:
+            for report in run.reports:
+                print(f"{report.activation.value}: eta {report.efficiency:.3f}, {report.engine_type.value}")
+        elif format is Format.TABLE:
+            stdout_console(no_color).print(render.engine_table(run))
+        else:
+            sys.stdout.write(render.render_run_text(run, format))
     return ExitCode.OK
 
 
@@ -385,6 +428,7 @@ def history_command(
             )
         file = Path(loaded.values["history"])
     found = runs.read(file)
+    shown = runs.latest(found.records, last)  # a bad --last before any page is written
     for skipped in found.skipped:
         print(f"shiftemp: warning: {found.path} {skipped.where}: {skipped.reason}; skipped",
               file=sys.stderr)
@@ -394,14 +438,15 @@ def history_command(
 
         io.check_output(html, (file,), "--html")
         io.write_text(html, history_html(found, series))
-    if format is Format.TABLE:
-        stdout_console(no_color).print(render.history_table(found, series, last))
-    elif format is Format.MARKDOWN:
-        sys.stdout.write(render.history_markdown(found, series, last))
-    else:
-        import json
+    with writing_stdout():
+        if format is Format.TABLE:
+            stdout_console(no_color).print(render.history_table(found, series, last))
+        elif format is Format.MARKDOWN:
+            sys.stdout.write(render.history_markdown(found, series, last))
+        else:
+            import json
 
-        sys.stdout.write(json.dumps(list(found.records), indent=2, ensure_ascii=False) + "\n")
+            sys.stdout.write(json.dumps(list(shown), indent=2, ensure_ascii=False) + "\n")
     return ExitCode.OK
 
 
@@ -436,7 +481,8 @@ def config_command(
         "shiftemp compare settings: built-in defaults (no shiftemp.toml, no [tool.shiftemp] in"
         " pyproject.toml here)"
     )
-    stdout_console(no_color).print(render.settings_table(rows, heading))
+    with writing_stdout():
+        stdout_console(no_color).print(render.settings_table(rows, heading))
     return ExitCode.OK
 
 
@@ -446,7 +492,8 @@ def schema_command() -> int:
     reports and the history records, told apart by their kind."""
     from importlib.resources import files
 
-    sys.stdout.write(files("shiftemp").joinpath("schema.json").read_text(encoding="utf-8"))
+    with writing_stdout():
+        sys.stdout.write(files("shiftemp").joinpath("schema.json").read_text(encoding="utf-8"))
     return ExitCode.OK
 
 
@@ -466,43 +513,37 @@ def temperature(
     draws: Annotated[int, typer.Option(help="Monte Carlo draws of the parameters.")] = 100_000,
     seed: Annotated[int, typer.Option(help="Seed of the Monte Carlo draws and row subsampling.")] = 0,
     format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.TABLE,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to FILE (atomically) instead of stdout.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to FILE (atomically; a fifo or device such as /dev/stdout is written into) instead of stdout.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only T_I per combination; no notes.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colour (also: the NO_COLOR environment variable).")] = False,
 ) -> int:
     """The Type I temperature of training a model on DATA from its initialization: E_A, E_B,
     S_A, S_B, dE, dS and T_I for each loss and initialization law, by each method side by side."""
     from .laws import InitLaw as Law
-    from .models import LOSSES
     from .training import run_temperature
     from .typeone import Method
 
-    if loss == "all":
-        if model is None:
-            raise OptionError("--loss all needs --model (linear: mse, mae; logistic: ce).")
-        losses = LOSSES[model]
-    elif loss is not None:
-        losses = _choices(loss, Loss, "--loss")
-    else:
-        losses = LOSSES[model][:1] if model is not None and model is not Family.MLP else None
+    losses = loss if loss in (None, "all") else _choices(loss, Loss, "--loss")
     _check_outputs((data,), {"--output": output})
     run = run_temperature(
         io.read(data), target=target, features=_columns(features), exclude=_columns(exclude),
-        losses=losses, laws=_choices(init, Law, "--init"), scale=scale, width=width, mix=mix,
+        model=model, losses=losses, laws=_choices(init, Law, "--init"), scale=scale, width=width, mix=mix,
         methods=_choices(method, Method, "--method"), draws=draws, seed=seed,
     )
     for message in run.notes:
         note(message, quiet)
     if output is not None:
         io.write_text(output, render.render_run_text(run, format))
-    elif quiet:
-        for result in run.results:
-            best = result.estimates[0]
-            print(f"{result.loss.value}/{result.law.to_dict()['kind']}: T_I {best.temperature.describe()} ({best.method.value})")
-    elif format is Format.TABLE:
-        stdout_console(no_color, width=150).print(render.temperature_table(run))
-    else:
-        sys.stdout.write(render.render_run_text(run, format))
+        return ExitCode.OK
+    with writing_stdout():
+        if quiet:
+            for result in run.results:
+                best = result.estimates[0]
+                print(f"{result.loss.value}/{result.law.to_dict()['kind']}: T_I {best.temperature.describe()} ({best.method.value})")
+        elif format is Format.TABLE:
+            stdout_console(no_color, width=150).print(render.temperature_table(run))
+        else:
+            sys.stdout.write(render.render_run_text(run, format))
     return ExitCode.OK
 
 
@@ -530,6 +571,21 @@ def _interrupted() -> int:
     logging.disable(logging.CRITICAL)
     print("shiftemp: interrupted", file=sys.stderr)
     return ExitCode.INTERRUPTED
+
+
+#: What to do about running out of memory, by command: each names options it has.
+OUT_OF_MEMORY = {
+    "compare": "use --engine stream (bounded memory), or compare fewer rows or columns",
+    "profile": "use --batch-size with fewer rows, or profile fewer columns",
+    "engine": "train on fewer rows (--max-rows) or a smaller network (--hidden)",
+    "temperature": "use fewer --draws, or fewer rows or columns",
+}
+
+
+def _out_of_memory(args: list[str]) -> str:
+    command = next((arg for arg in args if not arg.startswith("-")), "")
+    fix = OUT_OF_MEMORY.get(command)
+    return f"out of memory; {fix}." if fix else "out of memory."
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -562,19 +618,17 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, Abort):
         code = _interrupted()
     except MemoryError:  # the pre-flight estimate (resources.py) was too low
-        print(
-            "shiftemp: error: out of memory; use --engine stream (bounded memory), or compare"
-            " fewer rows or columns.", file=sys.stderr,
-        )
+        print(f"shiftemp: error: {_out_of_memory(sys.argv[1:] if argv is None else argv)}",
+              file=sys.stderr)
         code = ExitCode.USAGE
     except (BrokenPipeError, SystemExit) as exc:
         # typer turns a broken pipe into sys.exit(1), which would read as "retrain" in a CI
-        # gate: the reader went away (| head), so stop quietly with 0, and keep Python from
-        # complaining when it flushes stdout at exit
+        # gate. The commands' results meet a broken pipe in writing_stdout, which returns the
+        # code the run earned; one that gets here broke in text no run made (--help): stop
+        # quietly with 0, and keep Python from complaining when it flushes stdout at exit
         if isinstance(exc, SystemExit) and not isinstance(exc.__context__, BrokenPipeError):
             raise
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        discard_stdout()
         code = ExitCode.OK
     if argv is None:
         sys.exit(int(code or 0))

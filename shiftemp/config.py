@@ -98,6 +98,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)
+    except UnicodeDecodeError as exc:  # tomllib decodes the whole file first
+        raise InputError(
+            f"{path}: not a TOML file: its text is not UTF-8 (byte {exc.start}); save it as"
+            " UTF-8."
+        ) from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot read the configuration: {exc.strerror or exc}.") from exc
     except tomllib.TOMLDecodeError as exc:
@@ -138,6 +143,43 @@ def find(explicit: str | os.PathLike | None = None, folder: str | os.PathLike | 
     return None
 
 
+def _range_check(name: str):
+    """The command line's own check of a numeric setting's range, or None (imported here: the
+    checks live with what they guard, which a file without such a setting does not load)."""
+    if name == "folds":
+        from .typetwo import check_folds
+        return check_folds
+    if name == "min_gain":
+        from .typetwo import check_min_gain
+        return check_min_gain
+    if name == "seed":
+        from .errors import check_seed
+        return check_seed
+    if name == "calibration_splits":
+        from .defaults import check_splits
+        return check_splits
+    return None
+
+
+def _checked(source: str, key: str, setting: Setting, value: Any) -> Any:
+    """A numeric setting whose type is right but whose value its option refuses is refused
+    naming the file (the option's check alone would name a flag the user never passed)."""
+    check = _range_check(setting.name)
+    if check is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value) if setting.kind == "number" else value
+    if setting.kind == "integer" and not isinstance(value, int):
+        return None  # the type check below names it
+    try:
+        check(number)
+    except OptionError as exc:
+        raise OptionError(
+            f"{source}: {key} = {value!r} is out of range ({str(exc).rstrip('.')}). Fix the value or"
+            " remove it."
+        ) from None
+    return number
+
+
 def _value(path: Path, source: str, key: str, setting: Setting, value: Any) -> Any:
     """A file's value, checked against the setting's TOML type and made ready for its option."""
 
@@ -147,6 +189,9 @@ def _value(path: Path, source: str, key: str, setting: Setting, value: Any) -> A
             " Fix the value or remove it."
         )
 
+    checked = _checked(source, key, setting, value)
+    if checked is not None:
+        return checked
     kind = setting.kind
     if kind in ("text", "choice"):
         if not isinstance(value, str):

@@ -100,8 +100,10 @@ def schema_kinds(schema) -> dict[str, bool]:
 
     As ``schema.empty_table().to_pandas()``: integers and floats (also as the storage of an
     extension type, or run-end encoded) are numbers; booleans, text, dictionaries, dates, times,
-    decimals and nested types are not; the index columns pandas recorded in its metadata are not
-    columns.
+    decimals and nested types are not (the readers give decimals as floats, ``io.read_type``,
+    so a scan's schema has none); the index columns pandas recorded in its metadata are not
+    columns. A column of the ``null`` type (a CSV column without a value) has no kind of its
+    own: see :func:`empty_in_schema`.
     """
     import pyarrow as pa
 
@@ -131,6 +133,15 @@ def schema_kinds(schema) -> dict[str, bool]:
         numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
         kinds[arrow_field.name] = pandas_type or not numeric
     return kinds
+
+
+def empty_in_schema(schema) -> set[str]:
+    """Columns of an Arrow ``schema`` of the ``null`` type: without a single value where the
+    schema was inferred (a CSV column empty in its first block, a header-only CSV), so of
+    either kind, numeric or text."""
+    import pyarrow as pa
+
+    return {f.name for f in schema if pa.types.is_null(f.type)}
 
 
 def nested_in_schema(schema) -> set[str]:
@@ -420,21 +431,24 @@ def _encode_target(
     )
 
 
-def check_rows_for_parameters(pair: "Pair", folds: int) -> None:
+def check_rows_for_parameters(pair: "Pair", folds: int | None) -> None:
     """Refuse a design with at least as many parameters (features plus intercept) as the rows a
     fit sees: the old model's (every usable reference row) or a cross-fitted refreshed model's
-    (``folds - 1`` of ``folds`` shifted rows). Such a fit interpolates, and comparing the old
-    model's energy with the refreshed one's would compare sample sizes, not data: with more
-    features than rows, an unshifted refresh can look hot."""
+    (``folds - 1`` of ``folds`` shifted rows; ``folds=None``: no cross-fitting, the reference
+    alone). Such a fit interpolates, and comparing the old model's energy with the refreshed
+    one's would compare sample sizes, not data: with more features than rows, an unshifted
+    refresh can look hot."""
     p = len(pair.feature_names) + 1
     n_ref, n_new = pair.reference.rows_used, pair.shifted.rows_used
-    fit_rows = n_new * (folds - 1) // folds
     if p >= n_ref:
         raise ColumnError(
             f"{pair.reference.name}: {n_ref:,} usable rows for {p:,} model parameters (features"
             " plus intercept): the model would interpolate them and its energy would mean"
             " nothing. Narrow --features or --exclude, or compare more rows."
         )
+    if folds is None:
+        return
+    fit_rows = n_new * (folds - 1) // folds
     if p >= fit_rows:
         raise ColumnError(
             f"{pair.shifted.name}: each cross-fitted model sees {fit_rows:,} of its {n_new:,}"
@@ -442,6 +456,20 @@ def check_rows_for_parameters(pair: "Pair", folds: int) -> None:
             " would interpolate them. Narrow --features or --exclude, raise --folds, or compare"
             " more rows."
         )
+
+
+def check_rows_for_entropy(pair: "Pair") -> None:
+    """Refuse inputs with no more usable rows than the data's columns (the features' design and
+    the target): the Gaussian data entropy needs their covariance, singular with so few rows
+    (the linear families refuse such data sooner, by :func:`check_rows_for_parameters`)."""
+    columns = len(pair.feature_names) + 1
+    for side in (pair.reference, pair.shifted):
+        if side.rows_used <= columns:
+            raise ColumnError(
+                f"{side.name}: {side.rows_used:,} usable rows for {columns:,} columns (features"
+                " and target): too few to estimate the data's entropy, whose covariance needs"
+                " more rows than columns. Narrow --features or --exclude, or compare more rows."
+            )
 
 
 def check_target_magnitude(top: float, target: str, name: str) -> None:
@@ -456,6 +484,19 @@ def check_target_magnitude(top: float, target: str, name: str) -> None:
         )
 
 
+def stray_values(column: str, numeric_name: str, text_name: str,
+                 stray: tuple[int, object, int]) -> ColumnError:
+    """The error for a feature numeric in one file and mostly numbers in the other, with a few
+    values that are not (``stray``, :func:`_stray_text`)."""
+    count, value, row = stray
+    return ColumnError(
+        f"{text_name}: column '{column}' is numeric in {numeric_name} but holds"
+        f" {count} value{'s' if count > 1 else ''} that {'are' if count > 1 else 'is'}"
+        f" not a number, first {str(value)!r} in data row {row}; fix"
+        f" {'them' if count > 1 else 'it'} or pass --exclude {column}."
+    )
+
+
 def type_mismatch(column: str, kinds: list[bool], names) -> ColumnError:
     """The error for a column that is text (``True``) in one file and numeric in the other."""
     described = ["text" if k else "numeric" for k in kinds]
@@ -463,6 +504,47 @@ def type_mismatch(column: str, kinds: list[bool], names) -> ColumnError:
         f"column '{column}' is {described[0]} in {names[0]} but {described[1]} in"
         f" {names[1]}; make its type agree or pass --exclude {column}."
     )
+
+
+def target_type_mismatch(target: str, text_in_reference: bool, names,
+                         labels: list[str]) -> ColumnError:
+    """The error for a class target that is numeric in one file and text in the other whose
+    text ``labels`` are not all numbers (booleans, yes/no): its classes would be the two files'
+    labels side by side (0, 1, False, True), matching nothing."""
+    described = ["text" if k else "numeric" for k in (text_in_reference, not text_in_reference)]
+    shown = ", ".join(repr(label) for label in sorted(labels)[:3])
+    return ColumnError(
+        f"the target '{target}' is {described[0]} in {names[0]} but {described[1]} in"
+        f" {names[1]} (labels {shown}{', ...' if len(labels) > 3 else ''}), so their classes"
+        " cannot match; make its type agree in both files."
+    )
+
+
+def not_numbers(labels) -> list[str]:
+    """The ``labels`` (text) that do not read as numbers."""
+    found = []
+    for label in labels:
+        try:
+            float(label)
+        except (TypeError, ValueError):
+            found.append(label)
+    return found
+
+
+def _check_target_kinds(reference: pd.Series, shifted: pd.Series, text: list[bool],
+                        names, target: str) -> None:
+    """Refuse a class target that is numeric in one file and text in the other, unless the
+    text holds numbers ("0", "1": the same classes): a few stray words are named
+    (:func:`mixed_target`), other text is a type that differs."""
+    if text[0] == text[1]:
+        return
+    series = reference if text[0] else shifted
+    stray = _stray_text(series)
+    if stray is not None:
+        raise mixed_target(target, text[0], names, stray, "")
+    labels = not_numbers(series.dropna().astype(str).unique())  # booleans too: 'True'
+    if labels:
+        raise target_type_mismatch(target, text[0], names, labels)
 
 
 def default_family(target: pd.Series, shifted: pd.Series | None = None) -> Family:
@@ -526,16 +608,13 @@ def prepare(
             numeric_name, text_name = (names[0], names[1]) if kinds[1] else (names[1], names[0])
             stray = _stray_text((shifted if kinds[1] else reference)[column])
             if stray is not None:
-                count, value, row = stray
-                raise ColumnError(
-                    f"{text_name}: column '{column}' is numeric in {numeric_name} but holds"
-                    f" {count} value{'s' if count > 1 else ''} that {'are' if count > 1 else 'is'}"
-                    f" not a number, first {str(value)!r} in data row {row}; fix"
-                    f" {'them' if count > 1 else 'it'} or pass --exclude {column}."
-                )
+                raise stray_values(column, numeric_name, text_name, stray)
             raise type_mismatch(column, kinds, names)
         if kinds[0]:
             categorical_features.append(column)
+    if family is not Family.LINEAR:  # linear refuses a text target itself
+        _check_target_kinds(reference[target], shifted[target],
+                            [target in text for text in text_columns], names, target)
 
     used = [*feature_columns, target]
     # the target's type may differ between the files (labels 0/1 in one, "0"/"1" in the other):

@@ -77,6 +77,11 @@ ENERGY_TOLERANCE = 1e-12
 _UNITS = {Loss.MSE: "squared target units", Loss.MAE: "target units", Loss.CE: "nats"}
 
 
+def standardised_unit(loss: Loss) -> str:
+    """The energy unit of ``loss`` on a target in standard units (networks train on one)."""
+    return _UNITS[Loss(loss)].replace("target units", "standardised target units")
+
+
 # ------------------------------------------------------------------------------------------
 # temperature with explicit infinite and undefined cases
 
@@ -364,6 +369,7 @@ def engine(
     init: InitScheme = InitScheme(),
     schedule: Schedule = Schedule(),
     init_draws: int = 256,
+    energy_unit: str | None = None,
 ) -> EngineReport:
     """Train a network from its initialization and read the transition as a heat engine.
 
@@ -381,6 +387,10 @@ def engine(
         Initialization scheme and training schedule (see :mod:`shiftemp.network`).
     init_draws
         Draws from the initialization law for the Monte Carlo estimate of ``E_A``.
+    energy_unit
+        What the energies are measured in, for the report and its summary; default the loss's
+        unit of the target as given ("squared target units" for MSE). A caller that
+        standardised the target says so.
 
     Returns
     -------
@@ -436,7 +446,7 @@ def engine(
     carnot, carnot_status = carnot_bound(layers)
     under = None if carnot is None else bool(efficiency <= carnot)
     kind, reason = _engine_type(architecture, efficiency)
-    unit = _UNITS[architecture.loss]
+    unit = energy_unit or _UNITS[architecture.loss]
     summary = _engine_summary(architecture, heat, efficiency, kind, layers, unit)
     return EngineReport(
         activation=architecture.activation,
@@ -497,6 +507,7 @@ def refresh(
     schedule: Schedule = Schedule(),
     path: RefreshPath = RefreshPath.OUTPUT_FIRST,
     ridge: Sequence[float] | None = None,
+    energy_unit: str | None = None,
 ) -> RefreshReport:
     """Type II: warm-start from ``reference``, train on the shifted data, say which layers moved.
 
@@ -515,6 +526,8 @@ def refresh(
     ridge
         Per-layer prior precision of the Laplace entropies; ``None`` takes ``1 / v_l`` with the
         default initialization law's variance ``v_l`` (the fan-in rule).
+    energy_unit
+        As :func:`engine`'s.
 
     Returns
     -------
@@ -561,7 +574,7 @@ def refresh(
     layers, transition = _transition(result, entropy_start, entropy_end, ridges)
     output_share = layers[-1].share if transition.layer_energy_sum < 0 else None
     suffices = output_share is not None and output_share >= OUTPUT_SHARE_THRESHOLD
-    unit = _UNITS[architecture.loss]
+    unit = energy_unit or _UNITS[architecture.loss]
     return RefreshReport(
         activation=architecture.activation,
         hidden=architecture.hidden,

@@ -6,13 +6,13 @@ Load and validate one dataset, standardise its features, train the network once 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
-from .dataset import prepare
-from .engine import EngineReport, compare_activations
+from .dataset import check_rows_for_parameters, prepare
+from .engine import EngineReport, compare_activations, standardised_unit
 from .errors import check_seed
 from .models import Family, Loss, standardisation
 from .network import Activation, InitScheme, Schedule
@@ -78,6 +78,8 @@ def run_engine(
         source.frame, source.frame, target=target, features=features, exclude=exclude,
         family=TASK.get(loss), names=(source.path, source.path),
     )
+    # E_linear*, the baseline of the work W, would interpolate the rows (and its solver fail)
+    check_rows_for_parameters(pair, None)
     family = pair.family
     if loss is None:
         loss = Loss.MSE if family is Family.LINEAR else Loss.CE
@@ -94,13 +96,9 @@ def run_engine(
         X, y, np.random.default_rng(seed), activations=[Activation(a) for a in activations],
         hidden=tuple(hidden), loss=loss, n_classes=len(pair.classes) if pair.classes else None,
         init=init, schedule=schedule,
+        energy_unit=standardised_unit(loss) if family is Family.LINEAR else None,
     )
     reports = comparison.reports
-    if family is Family.LINEAR:
-        reports = tuple(
-            replace(r, energy_unit=r.energy_unit.replace("target units", "standardised target units"))
-            for r in reports
-        )
     summary = InputSummary(
         path=source.path, format=source.format, sha256=source.sha256, rows=side.rows_read,
         rows_used=side.rows_used, rows_dropped=side.rows_dropped,

@@ -104,33 +104,44 @@ class History:
     skipped: tuple[Skipped, ...] = ()
 
 
-def storage(path: str | os.PathLike) -> str:
-    """``jsonl`` or ``sqlite`` from the file's suffix; refuses anything else."""
+def storage(path: str | os.PathLike, what: str = "--history") -> str:
+    """``jsonl`` or ``sqlite`` from the file's suffix; refuses anything else, naming the file as
+    ``what`` (the option or argument that gave it)."""
     name = Path(path).name.lower()
     if name.endswith(JSONL_SUFFIXES):
         return "jsonl"
     if name.endswith(SQLITE_SUFFIXES):
         return "sqlite"
     raise OptionError(
-        f"--history {path}: unknown history type; expected a name ending in .jsonl (one JSON"
+        f"{what} {path}: unknown history type; expected a name ending in .jsonl (one JSON"
         " object a line) or .sqlite, .sqlite3, .db (a SQLite database), e.g. runs.jsonl."
     )
 
 
 def check(path: str | os.PathLike) -> None:
-    """Refuse, before a run, a history file that :func:`append` could not write."""
+    """Refuse, before a run, a history file that :func:`append` could not write: its folder must
+    exist, and the file be writable, or be creatable in its folder when it does not exist yet."""
     path = Path(path)
     kind = storage(path)
     folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
+    if not os.path.isdir(folder):
         raise InputError(f"--history {path}: the folder {folder} does not exist.")
-    if path.is_dir():
+    try:
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        size = None
+    except OSError as exc:  # a name too long
+        raise InputError(f"--history {path}: cannot append the run: {exc.strerror}.") from exc
+    if os.path.isdir(path):
         raise InputError(f"--history {path}: is a folder; pass a file name such as {path / 'runs.jsonl'}.")
-    if not path.exists():
-        return
-    if not os.access(path, os.W_OK):
+    if size is not None and not os.access(path, os.W_OK):
         raise InputError(f"--history {path}: cannot append the run: the file is not writable.")
-    if kind == "sqlite" and path.stat().st_size:
+    # SQLite writes its journal beside the database, so it needs the folder even for a file
+    # that exists
+    if (size is None or kind == "sqlite") and not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"--history {path}: cannot append the run: the folder {folder} is not"
+                         " writable.")
+    if kind == "sqlite" and size:
         _check_sqlite(path)
 
 
@@ -286,6 +297,64 @@ def _append_sqlite(path: Path, item: dict[str, Any]) -> None:
         connection.close()
 
 
+#: The figures of a record, each a number or null (``history-record`` of shiftemp/schema.json).
+FIGURES = ("E_A", "E_B", "dE", "dE_low", "dE_high", "energy_released", "relative_gain", "S_A",
+           "S_B", "dS", "dS_low", "dS_high")
+
+
+def _is_number(value: Any) -> bool:
+    # bool is an int to Python but not a number to JSON Schema; an int too large for a float
+    # would overflow the renderers' float formatting
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """A parsed value as JSON for a skip reason, cut to ``limit`` characters: one line."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _field_problem(item: dict[str, Any]) -> str | None:
+    """Why a record's fields that the renderers read (history_rows, series, history_html) do not
+    have the types of the ``history-record`` schema, or None. Structural, not the whole schema:
+    a field no renderer reads may be anything."""
+    if not isinstance(item["time"], str):
+        return f"time is {_shown(item['time'])}, not a string"
+    for side in ("reference", "shifted"):
+        if not isinstance(item.get(side), dict) or not isinstance(item[side].get("path"), str):
+            return f"no {side}.path (a string)"
+    figures = item["figures"]
+    for key in FIGURES:
+        if figures.get(key) is not None and not _is_number(figures[key]):
+            return f"figures.{key} is {_shown(figures[key])}, not a number or null"
+    t = figures.get("temperature")
+    if not isinstance(t, dict):
+        return "no figures.temperature (an object)"
+    if t.get("status") not in ("finite", "infinite", "undefined"):
+        return f"figures.temperature.status is {_shown(t.get('status'))}, not finite, infinite or undefined"
+    for key in ("value", "low", "high"):
+        if t.get(key) is not None and not _is_number(t[key]):
+            return f"figures.temperature.{key} is {_shown(t[key])}, not a number or null"
+    if t["status"] == "finite" and t.get("value") is None:
+        return "figures.temperature is finite but its value is null or not a finite number"
+    if "sign" in t and (isinstance(t["sign"], bool) or t["sign"] not in (-1, 0, 1)):
+        return f"figures.temperature.sign is {_shown(t['sign'])}, not -1, 0 or 1"
+    rec = item["recommendation"]
+    if rec.get("verdict") not in ("retrain", "keep"):
+        return f"recommendation.verdict is {_shown(rec.get('verdict'))}, not retrain or keep"
+    if not isinstance(rec.get("retrain"), bool):
+        return f"recommendation.retrain is {_shown(rec.get('retrain'))}, not true or false"
+    for key in ("shift_class", "reason"):
+        if not isinstance(rec.get(key), str):
+            return f"recommendation.{key} is {_shown(rec.get(key))}, not a string"
+    return None
+
+
 def _problem(item: Any) -> str | None:
     """Why a parsed line is not a history record, or None."""
     if not isinstance(item, dict):
@@ -297,14 +366,27 @@ def _problem(item: Any) -> str | None:
         return f"no {', '.join(missing)}"
     if not isinstance(item["figures"], dict) or not isinstance(item["recommendation"], dict):
         return "figures or recommendation is not an object"
+    return _field_problem(item)
+
+
+def _not_finite(constant: str) -> None:
+    """``NaN``, ``Infinity``, ``-Infinity`` (not JSON, but Python's json writes them) read as null,
+    as :func:`record` writes a figure that is not finite: no renderer or ``history -f json``
+    meets one."""
     return None
+
+
+def _float(text: str) -> float | None:
+    """A JSON number as a float; one too large for a float (``1e999``) is null, like NaN."""
+    return _finite(float(text))
 
 
 def _parse(text: str) -> tuple[dict[str, Any] | None, str | None]:
     try:
-        item = json.loads(text)
+        item = json.loads(text, parse_constant=_not_finite, parse_float=_float)
     except json.JSONDecodeError as exc:
-        return None, f"not JSON ({exc.msg} at column {exc.colno})"
+        # json's messages may end in "at" ("Unterminated string starting at"): say it once
+        return None, f"not JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"
     problem = _problem(item)
     return (None, problem) if problem else (item, None)
 
@@ -313,7 +395,8 @@ def read(path: str | os.PathLike) -> History:
     """Every readable record of a history, oldest first; unreadable lines are listed in
     ``skipped``, never fatal for the rest."""
     path = Path(path)
-    kind = storage(path)
+    # shiftemp history FILE takes it as an argument, not as --history
+    kind = storage(path, "history file")
     if not path.is_file():
         raise InputError(
             f"{path}: no such history file; shiftemp compare ... --history {path} creates it."
@@ -371,11 +454,12 @@ SPARKS = "▁▂▃▄▅▆▇█"
 
 def sparkline(values: Sequence[float | None], marks: Sequence[str | None] | None = None) -> str:
     """One character per value, ``▁`` (lowest) to ``█`` (highest) on a linear scale; a value of
-    ``None`` prints ``marks[i]`` (e.g. ``↑`` for +infinite) or ``·``.
+    ``None`` (or NaN, +-inf) prints ``marks[i]`` (e.g. ``↑`` for +infinite) or ``·``.
 
     >>> sparkline([1, 2, 3, None, 8])
     '▁▂▃·█'
     """
+    values = [v if v is not None and math.isfinite(v) else None for v in values]
     finite = [v for v in values if v is not None]
     low, high = (min(finite), max(finite)) if finite else (0.0, 0.0)
     out = []
@@ -398,17 +482,32 @@ def temperature_mark(t: dict[str, Any]) -> str | None:
     return None
 
 
+def latest(records: Sequence[dict[str, Any]], last: int) -> Sequence[dict[str, Any]]:
+    """The last ``last`` records (``shiftemp history --last N``), oldest first; 0 for all.
+    A negative count is refused: ``records[-(-1):]`` would silently show every run."""
+    if isinstance(last, bool) or not isinstance(last, int):
+        raise TypeError(f"last must be an int, not {type(last).__name__}")
+    if last < 0:
+        raise OptionError(f"--last {last}: give a number of runs, 0 or more (0 shows every run).")
+    return records[-last:] if last else records
+
+
 def series(records: Iterable[dict[str, Any]]) -> dict[str, list]:
     """The trend of a history: ``temperature`` (finite values, else None), ``temperature_marks``
-    (:func:`temperature_mark`), ``energy_released``, ``relative_gain``, ``retrain``, ``time``."""
+    (:func:`temperature_mark`), ``energy_released``, ``relative_gain``, ``retrain``, ``time``;
+    a figure that is not a finite number is None."""
+
+    def number(value: Any) -> float | None:
+        return float(value) if _is_number(value) else None
+
     out: dict[str, list] = {"time": [], "temperature": [], "temperature_marks": [],
                             "energy_released": [], "relative_gain": [], "retrain": []}
     for item in records:
         f, t = item["figures"], item["figures"].get("temperature") or {}
         out["time"].append(item.get("time"))
-        out["temperature"].append(t.get("value") if t.get("status") == "finite" else None)
+        out["temperature"].append(number(t.get("value")) if t.get("status") == "finite" else None)
         out["temperature_marks"].append(temperature_mark(t))
-        out["energy_released"].append(f.get("energy_released"))
-        out["relative_gain"].append(f.get("relative_gain"))
+        out["energy_released"].append(number(f.get("energy_released")))
+        out["relative_gain"].append(number(f.get("relative_gain")))
         out["retrain"].append(bool(item["recommendation"].get("retrain")))
     return out

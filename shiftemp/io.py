@@ -2,7 +2,8 @@
 
 Inputs: ``.parquet``, ``.csv``, ``.csv.gz`` and directories of parquet parts; the two inputs of a
 comparison may differ in format. Outputs are written atomically (a temporary file in the target's
-folder, then a rename), so a failed or interrupted run never leaves a partial file.
+folder, then a rename), so a failed or interrupted run never leaves a partial file; a device, a
+fifo or a descriptor path (``/dev/stdout``) is written into instead, never replaced.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
+import re
+import stat
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -73,11 +76,14 @@ def data_format(path: Path) -> str:
 
 
 def parquet_parts(directory: Path) -> list[Path]:
-    """The parquet files below ``directory``, sorted, skipping hidden and ``_`` marker files."""
+    """The parquet files below ``directory``, sorted, skipping any whose path below it has a
+    component starting with ``.`` or ``_`` (pyarrow's discovery rule): marker files, and the
+    ``_temporary/`` or ``.spark-staging/`` folders of a writer's unfinished attempts, whose rows
+    would otherwise be read twice."""
     parts = sorted(
         p for p in directory.rglob("*")
         if p.is_file() and p.name.lower().endswith(PARQUET_SUFFIXES)
-        and not p.name.startswith((".", "_"))
+        and not any(c.startswith((".", "_")) for c in p.relative_to(directory).parts)
     )
     if not parts:
         raise InputError(
@@ -140,36 +146,151 @@ def checked_format(path: Path) -> str:
     return kind
 
 
+def reason_of(exc: BaseException) -> str:
+    """The first line of a reader's error, fit for a one-line message: characters a terminal
+    cannot show (the raw bytes of a binary file that was read as text) are escaped, and such a
+    line is cut short, so no binary garbage reaches the user's terminal."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    # U+FFFD is printable, but stands for bytes that were not text
+    pieces = [
+        c if c.isprintable() and c != "\ufffd" else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    ]
+    shown = "".join(pieces)
+    if shown != text and len(shown) > 80:
+        kept = 0
+        while kept < len(pieces) and len("".join(pieces[:kept + 1])) <= 80:
+            kept += 1
+        shown = "".join(pieces[:kept]) + "..."
+    return shown
+
+
+def read_type(kind: pa.DataType) -> pa.DataType:
+    """The type shiftemp reads a column of type ``kind`` as: decimals as float64 (they are
+    numbers to the model, and pandas would make Python objects, so text categories, of them);
+    anything else as it is."""
+    return pa.float64() if pa.types.is_decimal(kind) else kind
+
+
+def read_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with each field in its :func:`read_type`."""
+    fields = [f.with_type(read_type(f.type)) for f in schema]
+    return pa.schema(fields, metadata=schema.metadata)
+
+
+def _values_type(kind: pa.DataType) -> pa.DataType:
+    return kind.value_type if pa.types.is_dictionary(kind) else kind
+
+
+def _common_type(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
+    """The type two parts' columns of types ``a`` and ``b`` are read as (the wider number; text
+    whatever its encoding), or ``None`` when they hold different kinds of values."""
+    if a.equals(b):
+        return a
+    a, b = _values_type(a), _values_type(b)
+    if a.equals(b):
+        return a
+    integer, floating = pa.types.is_integer, pa.types.is_floating
+    if integer(a) and integer(b):
+        if pa.types.is_signed_integer(a) == pa.types.is_signed_integer(b):
+            return a if a.bit_width >= b.bit_width else b
+        return pa.int64()
+    if floating(a) and floating(b):
+        return a if a.bit_width >= b.bit_width else b
+    if (integer(a) or floating(a)) and (integer(b) or floating(b)):
+        return pa.float64()
+    text = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
+    if any(t(a) for t in text) and any(t(b) for t in text):
+        return pa.large_string()
+    return None
+
+
+def common_schema(files: list[Path], schemas: list[pa.Schema]) -> pa.Schema:
+    """The one schema the parts ``files`` of a folder (with ``schemas``, already in
+    :func:`read_schema`) are read in: parts may order their columns differently, differ in
+    nullability and dictionary encoding, and store numbers in different widths (read as the
+    wider); a column missing from a part, or text in one part and numbers in another, is
+    refused. Both engines read a folder in this schema."""
+    first = schemas[0]
+    fields = {f.name: f for f in first}
+    for file, schema in zip(files[1:], schemas[1:]):
+        same = sorted(schema.names) == sorted(first.names)
+        for field in schema if same else ():
+            kind = _common_type(fields[field.name].type, field.type)
+            if kind is None:
+                same = False
+                break
+            fields[field.name] = fields[field.name].with_type(kind).with_nullable(
+                fields[field.name].nullable or field.nullable)
+        if not same:
+            raise InputError(
+                f"{file}: its columns or types differ from {files[0]}'s; the parts of a"
+                " folder must share one schema."
+            )
+    return pa.schema([fields[name] for name in first.names], metadata=first.metadata)
+
+
+def conform(data, schema: pa.Schema):
+    """A table or record batch with each of its columns cast to its type in ``schema``
+    (its columns and their order kept)."""
+    columns = []
+    for name, column in zip(data.column_names, data.columns):
+        kind = schema.field(name).type
+        if not column.type.equals(kind):
+            if pa.types.is_decimal(column.type):
+                # through its digits: pyarrow's own cast divides by the scale in floating
+                # point (1.10 became 1.1000000000000001), the text is rounded correctly
+                column = column.cast(pa.string())
+            column = column.cast(kind)
+        columns.append(column)
+    return type(data).from_arrays(columns, names=data.column_names)
+
+
+def csv_input(path: str | os.PathLike, kind: str):
+    """An input stream of a CSV's text: gunzipped for a ``csv.gz`` whatever the case of its
+    suffix (pyarrow's own choice of decompression reads ``REF.CSV.GZ`` as plain text)."""
+    return pa.input_stream(str(path), compression="gzip" if kind == "csv.gz" else None)
+
+
 def read_table(path: Path) -> pa.Table:
     """Read a supported input into an Arrow table, translating reader errors to InputError."""
     kind = checked_format(path)
     try:
         if kind == "parquet-directory":
             parts = parquet_parts(path)
+            schemas = []
             for part in parts:  # pyarrow's own message for a repeated name is obscure
                 try:
-                    names = pq.read_schema(part).names
+                    schema = pq.read_schema(part)
                 except (pa.ArrowException, OSError, ValueError) as exc:
-                    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                    raise InputError(f"{part}: cannot read it as parquet: {reason}") from exc
-                check_unique_names(names, part)
-            import pyarrow.dataset as pads
-
-            return pads.dataset(parts, format="parquet").to_table()
+                    raise InputError(
+                        f"{part}: cannot read it as parquet: {reason_of(exc)}") from exc
+                check_unique_names(schema.names, part)
+                schemas.append(read_schema(schema))
+            schema = common_schema(parts, schemas)
+            tables = []
+            for part in parts:
+                try:
+                    tables.append(conform(pq.read_table(part), schema).select(schema.names))
+                except (pa.ArrowException, OSError, ValueError) as exc:
+                    raise InputError(
+                        f"{part}: cannot read it as parquet: {reason_of(exc)}") from exc
+            return pa.concat_tables(tables).replace_schema_metadata(schema.metadata)
         if kind == "parquet":
             check_unique_names(pq.read_schema(path).names, path)
-            return pq.read_table(path)
+            table = pq.read_table(path)
+            return conform(table, read_schema(table.schema))
         import pyarrow.csv as pacsv
 
-        table = pacsv.read_csv(path)
+        with csv_input(path, kind) as source:
+            table = pacsv.read_csv(source)
         check_unique_names(table.column_names, path)
         check_text(table.schema, path)
         return table
     except InputError:
         raise
     except (pa.ArrowException, OSError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: cannot read it as {kind}: {reason}") from exc
+        raise InputError(f"{path}: cannot read it as {kind}: {reason_of(exc)}") from exc
 
 
 def check_unique_names(names: list[str], path: Path) -> None:
@@ -195,16 +316,93 @@ def check_text(schema: pa.Schema, path: Path) -> None:
 
 
 def check_destination(path: str | os.PathLike, option: str = "--output") -> Path:
-    """``path`` as a Path, refused when its folder is missing or it is itself a folder
-    (``option``: the option that named it, for the message)."""
+    """``path`` as a Path, refused when a report could not be written there: its folder is
+    missing or not writable, it is itself a folder, it is a device or fifo that may not be
+    written, or its name cannot be a file's (too long). ``option``: the option that named it,
+    for the message."""
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(f"{path}: the folder {folder} does not exist.")
-    if path.is_dir():
+    try:
+        found = os.stat(path)  # follows a link: what it points to is what is written
+    except FileNotFoundError:
+        found = None
+    except OSError as exc:  # a name too long, a "folder" that is a file
+        raise InputError(f"{path}: cannot write the report there: {exc.strerror}.") from exc
+    if found is not None and stat.S_ISDIR(found.st_mode):
         example = path / ("report.html" if option == "--html" else "report.json")
         raise InputError(f"{path}: is a folder; {option} needs a file name, such as {example}.")
+    if found is not None and writes_in_place(path):
+        if not os.access(path, os.W_OK):
+            raise InputError(f"{path}: cannot write the report there: permission denied.")
+        return path
+    folder = replaced_file(path).parent
+    if not os.path.isdir(folder):
+        raise InputError(f"{path}: the folder {folder} does not exist.")
+    if not os.access(folder, os.W_OK | os.X_OK):  # the temporary file is made there
+        raise InputError(f"{path}: cannot write the report there: the folder {folder} is not"
+                         " writable.")
     return path
+
+
+#: A path that names an open file descriptor: what it stands for is the descriptor its caller
+#: holds (a pipe, a terminal, the file a shell opened), so a report is written into it.
+DESCRIPTOR_PATH = re.compile(r"/dev/(?:stdout|stderr|fd/\d+)|/proc/[^/]+/fd/\d+")
+
+
+def names_descriptor(path: Path) -> bool:
+    """Whether ``path``, or a symbolic link on the way from it, is a :data:`DESCRIPTOR_PATH`."""
+    name = os.path.abspath(path)
+    for _ in range(40):  # the kernel's limit on a chain of links
+        if DESCRIPTOR_PATH.fullmatch(name):
+            return True
+        try:
+            link = os.readlink(name)
+        except OSError:  # not a link: the end of the chain
+            return False
+        name = os.path.abspath(os.path.join(os.path.dirname(name), link))
+    return False
+
+
+def writes_in_place(path: Path) -> bool:
+    """Whether a report to ``path`` is written into what is there rather than replacing it: an
+    existing device, fifo or socket, or a descriptor path (``/dev/stdout`` redirected to a file).
+    Replacing one would destroy it (as root: ``/dev/null`` itself) or cut it from its reader; a
+    rename's atomicity means nothing there."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return False
+    return not stat.S_ISREG(found.st_mode) or names_descriptor(path)
+
+
+def replaced_file(path: Path) -> Path:
+    """The file a report to ``path`` replaces: ``path``, or what it links to (the link is kept;
+    replacing it with a file would cut the user's link)."""
+    return Path(os.path.realpath(path)) if os.path.islink(path) else path
+
+
+def report_mode(target: Path) -> int:
+    """The permission bits (0o777) of a report written to ``target``: those of the file it
+    replaces, else 0o666 less the umask, as ``open()`` would create it (a temporary file is made
+    0o600, which would hide the report from the group that reads it)."""
+    try:
+        return os.stat(target).st_mode & 0o777
+    except OSError:
+        return 0o666 & ~umask()
+
+
+def umask() -> int:
+    """The process's umask: Linux shows it in /proc/self/status; elsewhere it can only be read
+    by setting it, and it is set back at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def check_output(path: str | os.PathLike, inputs, option: str = "--output") -> None:
@@ -239,32 +437,59 @@ def read(path: str | os.PathLike, checksum: bool = True) -> Source:
             # them, which never looks at that metadata
             frame = table.to_pandas(ignore_metadata=True)
     except (pa.ArrowException, ValueError, OverflowError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: cannot convert its columns to a table: {reason}") from exc
+        raise InputError(
+            f"{path}: cannot convert its columns to a table: {reason_of(exc)}") from exc
     digest = sha256(path) if checksum else ""
     return Source(frame=frame, path=str(path), format=data_format(path), sha256=digest)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically: a temporary file beside it, fsync, rename."""
-    path = check_destination(path)
-    folder = path.parent if str(path.parent) else Path(".")
+    """Write ``text`` to ``path`` as UTF-8 (:func:`write_output`)."""
+    write_output(check_destination(path), lambda out: out.write(text.encode("utf-8")))
+
+
+def write_output(path: Path, fill) -> None:
+    """Write a report to ``path`` (checked by :func:`check_destination`); ``fill(out)`` writes
+    its bytes to a binary file. A file is replaced atomically: a temporary file beside it (beside
+    the file a link points to), fsync, rename; the new file keeps the permission bits of the one
+    it replaces (:func:`report_mode`). A device, fifo or descriptor path is written into
+    (:func:`writes_in_place`). Errors become :class:`InputError` naming ``path``."""
+    if writes_in_place(path):
+        write_into(path, fill)
+        return
+    target = replaced_file(path)
+    mode = report_mode(target)
+    # the temporary name must fit the file system's limit (255 bytes) when the report's own
+    # name nearly fills it
+    prefix = f".{target.name[:64]}."
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        handle, temporary = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise InputError(f"{path}: cannot write the report there: {exc.strerror}.") from exc
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
+        with os.fdopen(handle, "wb") as out:
+            os.fchmod(out.fileno(), mode)
+            fill(out)
             out.flush()
             os.fsync(out.fileno())
         interrupt.check()  # a Ctrl-C that Python dropped must not leave a report behind
-        os.replace(temporary, path)
+        os.replace(temporary, target)
     except BaseException as exc:
         Path(temporary).unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise InputError(f"{path}: cannot write the report: {exc.strerror or exc}.") from exc
         raise
+
+
+def write_into(path: Path, fill) -> None:
+    """Write a report into the device, fifo or descriptor at ``path`` (opening a fifo waits for
+    its reader); appended, so that ``-o /dev/stdout >> log`` keeps what the log held."""
+    interrupt.check()
+    try:
+        with open(os.open(path, os.O_WRONLY | os.O_APPEND), "ab") as out:
+            fill(out)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write the report: {exc.strerror or exc}.") from exc
 
 
 # --------------------------------------------------------------------------------------------
@@ -324,6 +549,8 @@ def float_values(array: pa.Array) -> np.ndarray:
     """The values of a numeric Arrow array as float64, NaN where missing: what
     ``np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)`` gives (a view of the
     Arrow data for float64 without nulls), without importing pandas (:func:`buffer_values`)."""
+    if pa.types.is_null(array.type):  # a column without a value (all empty in a CSV's first rows)
+        return np.full(len(array), np.nan)
     read = buffer_values(array)
     if read is None:  # an extension or run-end encoded type: rare enough to take pyarrow's path
         return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
@@ -403,28 +630,90 @@ class Partition:
 
     def batches(self, columns: list[str], batch_size: int | None = None):
         """Record batches of ``columns``, ``batch_size`` rows at most (default
-        :func:`batch_rows`); read errors become :class:`InputError` naming the file."""
+        :func:`batch_rows`), in the types of :attr:`schema` where it is given (a CSV's types
+        from its first block; a folder's :func:`common_schema`); read errors become
+        :class:`InputError` naming the file."""
         batch_size = batch_size or batch_rows(len(columns))
         try:
             if self.kind == "table":
-                yield from self.table.select(columns).to_batches(max_chunksize=batch_size)
+                batches = self.table.select(columns).to_batches(max_chunksize=batch_size)
             elif self.kind == "parquet":
                 # pre_buffer=True (pyarrow's default) holds the whole file in memory; one
                 # decoding thread: the other core computes on the batches already decoded, and
                 # pyarrow's pool would compete with it (measured: 20% slower passes)
-                yield from _parquet_batches(self.path, columns, batch_size, self.row_groups)
+                batches = _parquet_batches(self.path, columns, batch_size, self.row_groups)
             else:
-                import pyarrow.csv as pacsv
-
-                options = pacsv.ConvertOptions(column_types=self.schema, include_columns=columns)
-                block = pacsv.ReadOptions(block_size=max(1 << 20, batch_size * 64))
-                with pacsv.open_csv(self.path, read_options=block, convert_options=options) as r:
-                    yield from r
+                yield from self._csv_batches(columns, batch_size)
+                return
+            if self.schema is None:
+                yield from batches
+            else:
+                for batch in batches:
+                    yield conform(batch, self.schema)
         except InputError:
             raise
         except (pa.ArrowException, OSError, ValueError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise InputError(f"{self.path}: cannot read it as {self.kind}: {reason}") from exc
+            raise InputError(
+                f"{self.path}: cannot read it as {self.kind}: {reason_of(exc)}") from exc
+
+    def _csv_batches(self, columns: list[str], batch_size: int):
+        import pyarrow.csv as pacsv
+
+        options = pacsv.ConvertOptions(column_types=self.schema, include_columns=columns)
+        block = pacsv.ReadOptions(block_size=max(1 << 20, batch_size * 64))
+        try:
+            with csv_input(self.path, self.kind) as source, pacsv.open_csv(
+                source, read_options=block, convert_options=options
+            ) as reader:
+                yield from reader
+        except pa.ArrowInvalid as exc:
+            # the types come from the file's first block: text further down a numeric column
+            found = re.match(r"In CSV column #(\d+): CSV conversion error to \w+: ", str(exc))
+            if found is None or int(found[1]) >= len(self.schema):
+                raise
+            raise InputError(late_text(self.path, self.kind, self.schema.names[int(found[1])])
+                             ) from exc
+
+
+def late_text(path: str, kind: str, column: str) -> str:
+    """The error for a CSV ``column`` whose first block holds numbers (or nothing) and whose
+    later rows hold text, which a stream read in the first block's types cannot convert: how many
+    values are not a number, the first of them and its data row (from 1), as the in-memory
+    engine names them. Reads that column once more, as text."""
+    import pyarrow.csv as pacsv
+
+    options = pacsv.ConvertOptions(column_types={column: pa.string()}, include_columns=[column],
+                                   strings_can_be_null=True)
+    count, first, row, seen = 0, None, 0, 0
+    with csv_input(path, kind) as source, pacsv.open_csv(source, convert_options=options) as r:
+        for batch in r:
+            values = batch.column(0)
+            try:
+                values.cast(pa.float64())
+            except pa.ArrowInvalid:  # only here, value by value
+                for i, value in enumerate(values.to_pylist()):
+                    if value is not None and not _is_number(value):
+                        count += 1
+                        if first is None:
+                            first, row = value, seen + i + 1
+            seen += len(values)
+    if first is None:  # pragma: no cover - the reader refused a value the cast takes
+        return f"{path}: column '{column}' holds a value that is not a number in a numeric column."
+    many = count > 1
+    return (
+        f"{path}: column '{column}' mixes numbers and text: its first rows hold numbers, but"
+        f" {count} value{'s' if many else ''} further on {'are' if many else 'is'} not a"
+        f" number, first {reason_of(first)!r} in data row {row}; fix"
+        f" {'them' if many else 'it'} or pass --exclude {column}."
+    )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -450,7 +739,8 @@ class Scan:
         for part in self.partitions:
             if part.kind == "parquet":
                 groups = pq.ParquetFile(part.path).metadata.num_row_groups
-                parts += [Partition(part.path, "parquet", (g,)) for g in range(groups)]
+                parts += [Partition(part.path, "parquet", (g,), schema=part.schema)
+                          for g in range(groups)]
             else:
                 parts.append(part)
         return tuple(parts)
@@ -504,70 +794,100 @@ def scan(data, name: str = "data") -> Scan:
             table = data
         else:
             table = pa.Table.from_pandas(text_names(data, name), preserve_index=False)
-        return Scan(name, "dataframe", table.schema, table.num_rows, (Partition(name, "table", table=table),))
+        schema = read_schema(table.schema)
+        part = Partition(name, "table", table=table,
+                         schema=None if schema.equals(table.schema) else schema)
+        return Scan(name, "dataframe", schema, table.num_rows, (part,))
     path = Path(data)
     kind = checked_format(path)
     try:
         if kind in ("parquet", "parquet-directory"):
             files = parquet_parts(path) if kind == "parquet-directory" else [path]
-            metas = [pq.ParquetFile(f) for f in files]
-            schema = metas[0].schema_arrow
-            for f, meta in zip(files, metas):
-                if not meta.schema_arrow.equals(schema):
-                    raise InputError(
-                        f"{f}: its columns or types differ from {files[0]}'s; the parts of a"
-                        " folder must share one schema."
-                    )
+            metas, schemas = [], []
+            for f in files:
+                try:
+                    metas.append(pq.ParquetFile(f))
+                except (pa.ArrowException, OSError, ValueError) as exc:
+                    raise InputError(f"{f}: cannot read it as parquet: {reason_of(exc)}") from exc
+                # decodes the names too: not UTF-8 is refused
+                check_unique_names(metas[-1].schema_arrow.names, f if len(files) > 1 else path)
+                schemas.append(read_schema(metas[-1].schema_arrow))
+            schema = common_schema(files, schemas)
             rows = sum(meta.metadata.num_rows for meta in metas)
-            parts = tuple(Partition(str(f), "parquet") for f in files)
-            check_unique_names(schema.names, path)  # decodes the names too: not UTF-8 is refused
+            # each part read in the common schema where its own differs from it
+            parts = tuple(
+                Partition(str(f), "parquet", schema=None if own.equals(schema) else schema)
+                for f, own in zip(files, (meta.schema_arrow for meta in metas))
+            )
             return Scan(str(path), kind, schema, rows, parts, path)
         import pyarrow.csv as pacsv
 
-        with pacsv.open_csv(path) as reader:
+        with csv_input(path, kind) as source, pacsv.open_csv(source) as reader:
             schema = reader.schema
         check_unique_names(schema.names, path)
         check_text(schema, path)
-        return Scan(str(path), kind, schema, None, (Partition(str(path), kind, schema=schema),), path)
+        return Scan(str(path), kind, schema, None,
+                    (Partition(str(path), kind, schema=csv_read_schema(schema)),), path)
     except InputError:
         raise
     except (pa.ArrowException, OSError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: cannot read it as {kind}: {reason}") from exc
+        raise InputError(f"{path}: cannot read it as {kind}: {reason_of(exc)}") from exc
+
+
+def csv_read_schema(schema: pa.Schema) -> pa.Schema:
+    """The types a CSV with ``schema`` (inferred from its first block) is streamed in: integer
+    columns, and columns without a value in that block, as float64, so that a decimal or a
+    number further down still reads (the model takes numbers as floats anyway)."""
+    return pa.schema([
+        f.with_type(pa.float64()) if pa.types.is_integer(f.type) or pa.types.is_null(f.type)
+        else f for f in schema
+    ], metadata=schema.metadata)
 
 
 def write_bytes(path: str | os.PathLike, members: dict[str, bytes]) -> None:
-    """Write a zip archive of ``members`` (name: bytes) to ``path`` atomically."""
+    """Write a zip archive of ``members`` (name: bytes) to ``path`` (:func:`write_output`)."""
     import zipfile
 
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(f"{path}: the folder {folder} does not exist.")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                for name, data in members.items():
-                    archive.writestr(name, data)
-            out.flush()
-            os.fsync(out.fileno())
-        interrupt.check()
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    def fill(out) -> None:
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+
+    write_output(check_destination(path), fill)
 
 
-def read_members(path: str | os.PathLike) -> dict[str, bytes]:
-    """The members of a zip archive (name: bytes); errors become :class:`InputError`."""
+def read_members(path: str | os.PathLike, limits: dict[str, int]) -> dict[str, bytes]:
+    """The members of a zip archive named in ``limits`` (name: bytes), each at most its limit
+    in bytes; members it does not name are neither read nor decompressed, and members it names
+    may be absent. Errors become :class:`InputError`."""
     import zipfile
+    import zlib
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file.")
+    found = {}
     try:
         with zipfile.ZipFile(path) as archive:
-            return {name: archive.read(name) for name in archive.namelist()}
-    except (zipfile.BadZipFile, OSError) as exc:
+            for info in archive.infolist():
+                limit = limits.get(info.filename)
+                if limit is None:
+                    continue
+                too_large = InputError(
+                    f"{path}: not a valid shiftemp profile: {info.filename} holds more than the"
+                    f" {limit:,} bytes its layout allows."
+                )
+                if info.file_size > limit:
+                    raise too_large
+                # the declared size may lie: inflate one byte past the limit, never more (a few
+                # kilobytes of a zip bomb inflate to gigabytes)
+                with archive.open(info) as member:
+                    data = member.read(limit + 1)
+                if len(data) > limit:
+                    raise too_large
+                found[info.filename] = data
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, RuntimeError,
+            NotImplementedError) as exc:
+        # RuntimeError: an encrypted member; NotImplementedError: an unknown compression
         raise InputError(f"{path}: not a shiftemp profile (not a zip archive: {exc}).") from exc
+    return found

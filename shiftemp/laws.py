@@ -71,12 +71,27 @@ class EntropyBounds(NamedTuple):
     upper: float
 
 
+#: The initialization scales accepted, as a law's standard deviation (parameters in
+#: standardised units; a uniform half-width is sqrt(3) times as large): far
+#: beyond the fan-in rule's 1/sqrt(fan_in) either way, and inside the range where a network's
+#: energies and a law's variance (scale^2, its inverse the ridge) stay finite floats.
+SCALE_RANGE = (1e-6, 1e6)
+
+
 def _check_positive(name: str, value: float) -> float:
     value = float(value)
     if not (math.isfinite(value) and value > 0.0):
         raise OptionError(
             f"the initialization {name} must be a positive finite number; got {value}. "
             f"Pass a positive --{name}."
+        )
+    low, high = SCALE_RANGE
+    if name == "width":  # a half-width: the standard deviation is width / sqrt(3)
+        low, high = low * math.sqrt(3.0), high * math.sqrt(3.0)
+    if not low <= value <= high:
+        raise OptionError(
+            f"--{name} {value:g} is outside [{low:g}, {high:g}], where the energies of the"
+            f" initialization stay finite numbers (the fan-in rule gives 1/sqrt(fan_in))."
         )
     return value
 

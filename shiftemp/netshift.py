@@ -18,9 +18,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .dataset import prepare
+from .dataset import check_rows_for_entropy, prepare
 from .energy import mean_estimate, row_folds
-from .engine import _architecture, refresh
+from .engine import _architecture, refresh, standardised_unit
 from .entropy import data_entropy_change
 from .errors import InputError, OptionError
 from .models import Family, Loss, standardisation
@@ -51,6 +51,7 @@ def network_parts(
         ref_source.frame, new_source.frame, target=target, features=features, exclude=exclude,
         family=TASK.get(loss), names=(ref_source.path, new_source.path),
     )
+    check_rows_for_entropy(pair)
     task = pair.family
     loss = loss or (Loss.MSE if task is Family.LINEAR else Loss.CE)
     centre, scale = standardisation(pair.reference.X)
@@ -82,7 +83,8 @@ def network_parts(
         raise InputError(
             f"{new_source.path}: too few usable rows ({len(y_new)}) for a held-out fold of 1/{folds}."
         )
-    full = refresh(base, X_new, y_new, np.random.default_rng([seed, 1]), schedule=schedule)
+    full = refresh(base, X_new, y_new, np.random.default_rng([seed, 1]), schedule=schedule,
+                   energy_unit=standardised_unit(loss) if task is Family.LINEAR else None)
     partial = refresh(base, X_new[~held], y_new[~held], np.random.default_rng([seed, 2]),
                       schedule=schedule).network
     # every figure on the held-out fold's rows, so that E_A, E_B and dE share their rows
@@ -115,17 +117,22 @@ def network_parts(
             f" refresh trained on the other {int((~held).sum())}, the in-sample one on all"
         )],
     }
-    network = full.to_dict() | {"energy_scale": unit}
-    if task is Family.LINEAR:
-        network["energy_unit"] = network["energy_unit"].replace("target units", "standardised target units")
-    return parts, network
+    return parts, full.to_dict() | {"energy_scale": unit}
 
 
 def with_output_layer_advice(report, network: dict):
     """Add the network block to a report; when the output layer absorbed the shift and the
-    verdict is retrain, say that refreshing the output layer alone is enough."""
-    report = replace(report, network=network)
+    verdict is retrain, say that refreshing the output layer alone is enough. When the verdict
+    is keep, the block's summary says where the refresh's energy went but advises nothing (its
+    advice, written before the verdict, would contradict it)."""
     share = network.get("output_share")
+    if not report.recommendation.retrain and share is not None:
+        released = -network["transition"]["energy_change"]
+        network = network | {"summary": (
+            f"Refreshing released {released:.3g} {network['energy_unit']}, {share:.0%} of it in"
+            " the output layer; the verdict is keep: no layer needs refreshing."
+        )}
+    report = replace(report, network=network)
     if report.recommendation.retrain and network.get("output_layer_suffices"):
         reason = (
             report.recommendation.reason

@@ -133,6 +133,48 @@ def _footer(report: Comparison) -> list[str]:
     return lines
 
 
+#: The width a numeric column keeps for its header's longest word when the terminal is narrow:
+#: "energy" whole, "reference" folded; wider, the column names would vanish at 40 columns.
+HEADER_WORD = 6
+
+
+class keep_numbers:  # noqa: N801 - used as a function: keep_numbers(table)
+    """``table`` with its right-justified (numeric) columns never cut. Too wide for the
+    terminal, rich shrinks the widest columns and ellipsises their cells (``+0.…``: a number
+    that reads as another). Then, and only then (a wide terminal keeps each header on one line),
+    each numeric column is fixed at the width of its longest cell (or of its header's longest
+    word, up to :data:`HEADER_WORD` columns), its header wraps, and the text columns shrink
+    instead."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def _fix_numbers(self, console, options) -> None:
+        from rich.cells import cell_len
+        from rich.measure import Measurement
+
+        natural = Measurement.get(console, options.update_width(10**6), self.table).maximum
+        if natural <= options.max_width:
+            return
+        for column in self.table.columns:
+            if column.justify == "right" and column.width is None:
+                words = str(getattr(column.header, "plain", column.header)).split()
+                texts = [getattr(c, "plain", str(c)) for c in column.cells]
+                header = min(max(map(cell_len, words), default=0), HEADER_WORD)
+                column.width = max([header, *map(cell_len, texts)]) or None
+                column.overflow = "fold"  # should the terminal be narrower still: wrap, not cut
+
+    def __rich_console__(self, console, options):
+        self._fix_numbers(console, options)
+        yield self.table
+
+    def __rich_measure__(self, console, options):
+        from rich.measure import Measurement
+
+        self._fix_numbers(console, options)
+        return Measurement.get(console, options, self.table)
+
+
 def table(report: Comparison) -> Group:
     """The rich renderable of a comparison."""
     from rich import box
@@ -146,10 +188,11 @@ def table(report: Comparison) -> Group:
     figures = Table(title=title, box=box.SIMPLE_HEAVY, title_justify="left")
     figures.add_column("quantity")
     figures.add_column("value", justify="right")
-    figures.add_column("95% interval")
+    # intervals hold numbers: folded onto the next line, never ellipsised
+    figures.add_column("95% interval", overflow="fold")
     for row in figure_rows(report):
         figures.add_row(*row)
-    parts: list = [figures]
+    parts: list = [keep_numbers(figures)]
     if report.entropy.columns:
         columns = Table(
             title="columns that moved the entropy most (nats)", box=box.SIMPLE, title_justify="left"
@@ -161,7 +204,7 @@ def table(report: Comparison) -> Group:
                             f"{c.delta:+.4g}")
         if report.entropy.dependence is not None and len(report.entropy.columns) > 1:
             columns.add_row("(dependence)", "joint", "", "", f"{report.entropy.dependence:+.4g}")
-        parts.append(columns)
+        parts.append(keep_numbers(columns))
     if energy_rows(report):
         carriers = Table(
             title="features that carry the released energy", box=box.SIMPLE, title_justify="left",
@@ -170,7 +213,7 @@ def table(report: Comparison) -> Group:
             carriers.add_column(name, justify="left" if name == "feature" else "right")
         for feature, *figures_of in energy_rows(report):
             carriers.add_row(Text(feature), *figures_of)
-        parts.append(carriers)
+        parts.append(keep_numbers(carriers))
     if report.network is not None:
         parts.append(network_table(report.network))
     verdict = report.recommendation
@@ -193,6 +236,19 @@ def cell(text: str) -> str:
     return str(text).translate(_MARKDOWN_SYNTAX)
 
 
+def code(text: str) -> str:
+    """``text`` (a file or column name) as a markdown code span that shows it verbatim: fenced by
+    a backtick run longer than any inside it, and spaced when it starts or ends with a backtick
+    or a space, since CommonMark strips one space from each end of a span that has both."""
+    import re
+
+    text = str(text)
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    if text.strip(" ") and (text[:1] in "` " or text[-1:] in "` "):
+        text = f" {text} "
+    return f"{fence}{text}{fence}"
+
+
 def markdown(report: Comparison) -> str:
     """A GitHub-flavoured markdown rendering, for a pull-request comment or a job summary."""
     r = report.recommendation
@@ -201,7 +257,7 @@ def markdown(report: Comparison) -> str:
         "",
         r.reason,
         "",
-        f"`{report.reference.path}` → `{report.shifted.path}`",
+        f"{code(report.reference.path)} → {code(report.shifted.path)}",
         "",
         "| quantity | value | 95% interval |",
         "|---|---:|---|",
@@ -225,25 +281,34 @@ def markdown(report: Comparison) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plain(renderable, width: int) -> str:
+    """``renderable`` as plain text for a file or a pipe: tables laid out ``width`` columns
+    wide, a sentence or a title on one line however long (soft wrap: a grep or a diff sees it
+    whole), no colour and no trailing spaces (rich pads every table row to its full width)."""
+    from rich.console import Console
+
+    buffer = _io.StringIO()
+    Console(file=buffer, width=width, color_system=None, force_terminal=False,
+            soft_wrap=True).print(renderable)
+    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+
+
 def render_text(report: Comparison, fmt: Format, width: int = 110) -> str:
-    """The report as plain text in ``fmt`` (no colour), e.g. for ``--output``."""
+    """The report as plain text in ``fmt`` (no colour), e.g. for ``--output``: the text a
+    pipe gets (:func:`show`)."""
     if fmt is Format.JSON:
         return report.to_json() + "\n"
     if fmt is Format.MARKDOWN:
         return markdown(report)
-    from rich.console import Console
-
-    buffer = _io.StringIO()
-    Console(file=buffer, width=width, color_system=None, force_terminal=False).print(table(report))
-    return buffer.getvalue()
+    return plain(table(report), width)
 
 
 def show(report: Comparison, fmt: Format, console: Console) -> None:
-    """Print the report on ``console`` (stdout)."""
-    if fmt is Format.TABLE:
+    """Print the report on ``console`` (stdout); to a pipe or a file, the text of ``--output``."""
+    if fmt is Format.TABLE and console.is_terminal:
         console.print(table(report))
     else:
-        console.file.write(render_text(report, fmt))
+        console.file.write(render_text(report, fmt, console.width))
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,7 +377,7 @@ def engine_table(run) -> Group:
         figures.add_column("value", justify="right")
         for row in engine_rows(report):
             figures.add_row(*row)
-        parts += [layers, figures, Text(report.summary), Text("")]
+        parts += [keep_numbers(layers), keep_numbers(figures), Text(report.summary), Text("")]
     if len(run.reports) > 1:
         summary = Table(title="activations compared", box=box.SIMPLE_HEAVY, title_justify="left")
         for name in ("activation", "E_A", "E_net*", "E_linear*", "W", "Q", "eta", "Carnot", "type"):
@@ -323,7 +388,7 @@ def engine_table(run) -> Group:
                 _num(r.linear_energy), _num(r.work), _num(r.heat), f"{r.efficiency:.3f}",
                 "-" if r.carnot_bound is None else f"{r.carnot_bound:.3f}", r.engine_type.value,
             )
-        parts.append(summary)
+        parts.append(keep_numbers(summary))
     t = run.reports[0]
     parts.append(Text(
         f"training: {t.training.optimizer}, {t.training.epochs} epochs, {t.training.steps:,} steps;"
@@ -335,7 +400,7 @@ def engine_table(run) -> Group:
 
 def engine_markdown(run) -> str:
     """Markdown rendering of ``shiftemp engine``."""
-    lines = [f"### shiftemp engine: `{run.data.path}`, target `{run.target}`", ""]
+    lines = [f"### shiftemp engine: {code(run.data.path)}, target {code(run.target)}", ""]
     for report in run.reports:
         lines += [
             f"#### {report.activation.value} network {list(report.hidden)}", "",
@@ -395,13 +460,13 @@ def temperature_table(run) -> Group:
         figures.add_row(*row)
     notes = [f"initialization scale: {run.scale_rule}"]
     notes += [f"{r.loss.value}/{r.law.to_dict()['kind']}: {n}" for r in run.results for n in r.notes]
-    return Group(figures, Text("\n".join(notes), style="dim"))
+    return Group(keep_numbers(figures), Text("\n".join(notes), style="dim"))
 
 
 def temperature_markdown(run) -> str:
     """Markdown rendering of ``shiftemp temperature``."""
     lines = [
-        f"### shiftemp temperature: `{run.data.path}`, target `{run.target}`", "",
+        f"### shiftemp temperature: {code(run.data.path)}, target {code(run.target)}", "",
         "| " + " | ".join(TEMPERATURE_HEADERS) + " |", "|---|---|---|" + "---:|" * 7,
     ]
     lines += ["| " + " | ".join(row) + " |" for row in temperature_rows(run)]
@@ -418,12 +483,7 @@ def render_run_text(run, fmt: Format, width: int = 140) -> str:
     kind = run.kind
     if fmt is Format.MARKDOWN:
         return temperature_markdown(run) if kind == "temperature" else engine_markdown(run)
-    from rich.console import Console
-
-    buffer = _io.StringIO()
-    renderable = temperature_table(run) if kind == "temperature" else engine_table(run)
-    Console(file=buffer, width=width, color_system=None, force_terminal=False).print(renderable)
-    return buffer.getvalue()
+    return plain(temperature_table(run) if kind == "temperature" else engine_table(run), width)
 
 
 def network_table(network: dict) -> Table:
@@ -437,7 +497,7 @@ def network_table(network: dict) -> Table:
         layers.add_column(name, justify="left" if name == "layer" else "right")
     for row in network_layer_rows(network):
         layers.add_row(*row)
-    return layers
+    return keep_numbers(layers)
 
 
 def network_layer_rows(network: dict) -> list[tuple[str, ...]]:
@@ -514,8 +574,10 @@ def history_table(history, series: dict, last: int = 20) -> Group:
     from rich.table import Table
     from rich.text import Text
 
+    from .history import latest
+
     records = history.records
-    shown = records[-last:] if last > 0 else records
+    shown = latest(records, last)
     title = f"shiftemp history: {history.path}, {_runs(len(records))}"
     if len(shown) < len(records):
         title += f" (the last {len(shown)} below)"
@@ -526,18 +588,22 @@ def history_table(history, series: dict, last: int = 20) -> Group:
         trend.add_row(what, line, Text(legend, style="dim"))
     runs = Table(box=box.SIMPLE_HEAVY)
     for name in HISTORY_HEADERS:
-        runs.add_column(name, justify="right" if name in ("T", "energy released", "of E_A", "dS") else "left")
+        # a time is a number too: folded onto two lines, never cut to "202…"
+        runs.add_column(name, justify="right" if name in ("T", "energy released", "of E_A", "dS") else "left",
+                        overflow="fold" if name == "time" else "ellipsis")
     for item, row in zip(shown, history_rows(shown)):
         style = "bold red" if item["recommendation"]["retrain"] else "bold green"
         runs.add_row(*map(Text, row[:2]), Text(row[2], style=style), *map(Text, row[3:]))
-    return Group(trend, runs)
+    return Group(trend, keep_numbers(runs))
 
 
 def history_markdown(history, series: dict, last: int = 20) -> str:
     """``shiftemp history --format markdown``: the trend and the last runs."""
+    from .history import latest
+
     records = history.records
-    shown = records[-last:] if last > 0 else records
-    lines = [f"### shiftemp history: `{history.path}`, {_runs(len(records))}", ""]
+    shown = latest(records, last)
+    lines = [f"### shiftemp history: {code(history.path)}, {_runs(len(records))}", ""]
     lines += [f"- {what}: `{line}` ({legend})" for what, line, legend in history_trend(series)]
     lines += ["", "| " + " | ".join(HISTORY_HEADERS) + " |", "|---|---|---|---|---:|---:|---:|---:|"]
     lines += ["| " + " | ".join(row) + " |" for row in history_rows(shown, cell)]

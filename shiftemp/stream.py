@@ -46,12 +46,16 @@ from .dataset import (
     MAX_LEVELS,
     check_column_names,
     check_target_magnitude,
+    empty_in_schema,
     mixed_target,
     nested_in_schema,
+    not_numbers,
     refuse_nested,
     resolve_features,
     resolve_target,
     schema_kinds,
+    stray_values,
+    target_type_mismatch,
     type_mismatch,
 )
 from .energy import (
@@ -382,12 +386,24 @@ class Layout:
 
 def resolve_layout(
     schemas: list[pa.Schema], names: list[str], target: str | None, features: list[str] | None,
-    exclude: list[str] | None,
+    exclude: list[str] | None, time_column: str | None = None,
+    scans: list[io.Scan] | None = None,
 ) -> Layout:
-    """The :class:`Layout` of the inputs with ``schemas`` (the first is the reference)."""
+    """The :class:`Layout` of the inputs with ``schemas`` (the first is the reference).
+    ``time_column`` orders the rows: checked as the in-memory engine checks it, never a
+    feature. ``scans``: the inputs, to name the stray words of a feature that is numeric in one
+    and mostly numbers in the other (that column is read)."""
     # column -> categorical, as the frames of the schemas would have them, without pandas
     frames = [schema_kinds(schema) for schema in schemas]
+    # a column without a value where its type was inferred (null) takes the other file's kind;
+    # whether it is empty is decided once its rows are read, as prepare decides it
+    empty = [empty_in_schema(schema) for schema in schemas]
     target, notes = resolve_target(list(frames[0]), target, names[0])
+    if time_column is not None:
+        from .calibration import check_time_column
+
+        check_time_column(list(frames[0]), time_column, target, names[0])
+        exclude = [*(exclude or []), time_column]
     feature_columns = resolve_features(list(frames[0]), target, features, exclude, names[0])
     for frame, schema, name in zip(frames, schemas, names):
         check_column_names(list(frame), name, [target, *feature_columns], {target: "the target"})
@@ -399,16 +415,21 @@ def resolve_layout(
             notes.append(f"{names[1]}: columns not in {names[0]} are ignored: {', '.join(extra)}")
     categorical_features = []
     for column in feature_columns:
-        kinds = [frame[column] for frame in frames]
+        kinds = [frame[column] for frame, none in zip(frames, empty) if column not in none]
         if len(set(kinds)) > 1:
+            kinds = [frame[column] for frame in frames]
+            stray = _stray_in_scan(scans[kinds.index(True)], column) if scans else None
+            if stray is not None:
+                text = kinds.index(True)
+                raise stray_values(column, names[1 - text], names[text], stray)
             raise type_mismatch(column, kinds, names)
-        if kinds[0]:
+        if any(kinds):
             categorical_features.append(column)
     used = [*feature_columns, target]
     # the target is numeric only when it is numeric in both files (dataset.prepare)
     numeric = [
         c for c in used if c not in categorical_features
-        and not any(frame[c] for frame in frames)
+        and not any(frame[c] for frame, none in zip(frames, empty) if c not in none)
     ]
     return Layout(
         target=str(target),
@@ -418,6 +439,30 @@ def resolve_layout(
         categorical_names=tuple(str(c) for c in used if c not in numeric),
         notes=tuple(notes),
     )
+
+
+def _stray_in_scan(scan: io.Scan, column: str) -> tuple[int, object, int] | None:
+    """``dataset._stray_text`` of a text ``column`` of ``scan``, read batch by batch: how many
+    of its values are not numbers, the first of them and its data row (from 1), when most of
+    them are numbers; ``None`` otherwise."""
+    if pa.types.is_boolean(scan.schema.field(column).type):
+        return None
+    bad, present, first, seen = 0, 0, None, 0
+    for batch in scan.batches([column]):
+        values = batch.column(0)
+        present += len(values) - values.null_count
+        try:
+            values.cast(pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # only then, value by value
+            for i, value in enumerate(values.to_pylist()):
+                if value is not None and not_numbers([value]):
+                    bad += 1
+                    if first is None:
+                        first = (value, seen + i + 1)
+        seen += len(values)
+    if bad == 0 or bad * 2 > present:
+        return None
+    return bad, first[0], first[1]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1746,6 +1791,9 @@ class Reference:
     options: dict = field(default_factory=dict)
     columns: tuple[str, ...] = ()
     """Every column of the reference file (a profile notes the shifted data's extra ones)."""
+    empty: tuple[str, ...] = ()
+    """Columns the options chose that have no value in the reference: left out of a profile,
+    which refuses a shifted file with values in them (as comparing the raw files does)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -1763,6 +1811,7 @@ class Settings:
     entropy: str
     seed: int
     spread_rows: int | None = None
+    time_column: str | None = None
 
 
 def _default_family(layout: Layout, ref: SideStats, new: SideStats | None) -> Family | None:
@@ -1872,6 +1921,12 @@ def _classes(ref: SideStats, new: SideStats | None, layout: Layout, names) -> tu
             f"{' ' if count else ''}{max(len(classes), MAX_CLASSES + 1) if count else len(classes)}"
             f" distinct values, too many for classification (at most {MAX_CLASSES}); {fix}."
         )
+    if new is not None and ref.catalog.numeric_target != new.catalog.numeric_target:
+        # text labels that are numbers ("0", "1") are the numeric file's classes; others are not
+        labels = not_numbers(found[0 if new.catalog.numeric_target else 1][0])
+        if labels:
+            raise target_type_mismatch(layout.target, not ref.catalog.numeric_target, names,
+                                       labels)
     for texts, name in found:
         if len(set(texts)) < 2:
             raise ColumnError(
@@ -1888,13 +1943,18 @@ def profile_reference(reference, settings: Settings, runner=None, name: str | No
     The family is decided from the reference alone (a raw comparison also looks at the shifted
     data's target values when the reference has at most 10).
     """
+    if settings.model is Family.MLP:
+        raise OptionError(
+            "--model mlp cannot be profiled: the network is trained on the reference data, which"
+            " a profile does not keep; compare the reference's data file with --model mlp instead."
+        )
     runner = runner or LocalRunner()
     scan = _scan(reference, name or "reference")
     hashing = _Hash(scan, checksum)
     with _limit_blas():
-        layout = resolve_layout([scan.schema], [scan.path], settings.target, settings.features,
+        chosen = resolve_layout([scan.schema], [scan.path], settings.target, settings.features,
                                 settings.exclude)
-        layout, ref = _read_reference(scan, None, layout, settings, runner)
+        layout, ref = _read_reference(scan, None, chosen, settings, runner)
         family = settings.model or _default_family(layout, ref, None) or Family.LOGISTIC
         loss = check_loss(family, settings.loss)
         if family is Family.LINEAR:
@@ -1908,6 +1968,7 @@ def profile_reference(reference, settings: Settings, runner=None, name: str | No
             options={"target": settings.target, "features": settings.features,
                      "exclude": settings.exclude},
             columns=tuple(map(str, scan.schema.names)),
+            empty=tuple(c for c in chosen.feature_columns if c not in layout.feature_columns),
         )
         reference.encoder = encoder
         _fit_reference(reference, scan, runner, settings)
@@ -1940,6 +2001,21 @@ def _column_has_values(scan: io.Scan, column: str, numeric: bool) -> bool:
     return False
 
 
+def _empty_note(column: str, name: str | None = None) -> str:
+    """The note on a feature without values, in the reference file ``name`` alone (a profile)
+    or in both files."""
+    if name is not None:
+        return f"{name}: column '{column}' has no values; left out"
+    return f"column '{column}' has no values in either file; left out"
+
+
+def _empty_error(column: str, name: str) -> str:
+    """The error on a feature without values in reference ``name`` but with some in the
+    shifted file."""
+    return (f"{name}: every row has a missing or infinite value in column '{column}' (it has no"
+            f" values at all); fix the file or pass --exclude {column}.")
+
+
 def _read_reference(scan, new_scan, layout: Layout, settings: Settings, runner):
     """The reference's first pass. Columns without a single value in either file are left out
     (with a note) and the pass is run again without them, as ``prepare`` leaves them out."""
@@ -1961,19 +2037,19 @@ def _read_reference(scan, new_scan, layout: Layout, settings: Settings, runner):
             if new_scan is not None and _column_has_values(
                 new_scan, column, column in layout.numeric_names
             ):
-                raise InputError(
-                    f"{scan.path}: every row has a missing or infinite value in column '{column}'"
-                    f" (it has no values at all); fix the file or pass --exclude {column}."
-                )
-            notes.append(f"column '{column}' has no values in either file; left out")
+                raise InputError(_empty_error(column, scan.path))
+            # a profile: the shifted file is checked at compare time (_check_profile_empty)
+            notes.append(_empty_note(column, None if new_scan is not None else scan.path))
         if len(empty) == len(layout.feature_columns):
             raise ColumnError(
-                f"{scan.path}: every feature column is empty in both files; nothing is left to fit."
+                f"{scan.path}: every feature column is empty{' in both files' if new_scan else ''};"
+                " nothing is left to fit."
             )
         schemas = [scan.schema] + ([new_scan.schema] if new_scan is not None else [])
         names = [scan.path] + ([new_scan.path] if new_scan is not None else [])
         excluded = [*(settings.exclude or []), *empty]
-        layout = resolve_layout(schemas, names, settings.target, settings.features, excluded)
+        layout = resolve_layout(schemas, names, settings.target, settings.features, excluded,
+                                settings.time_column)
         layout = dataclasses.replace(layout, notes=layout.notes + tuple(notes))
     _check_side(ref, scan.path)
     return layout, ref
@@ -2067,6 +2143,8 @@ def _fit_reference(reference: Reference, scan, runner, settings: Settings | None
             reference.layout.used, f"measuring {scan.path}"))
         reference.energy_sum = float(sums.train_loss[0])
         return
+    if reference.family is not Family.LOGISTIC:  # a network is fitted by netshift, in memory
+        raise OptionError(f"--model {reference.family.value} has no streamed fit of the reference.")
     K = len(reference.classes)
     B0 = solve_logistic(D_s, y_s, K, ridge)  # warm start: the spread sample
     params, loss, curvature_, notes = _newton_passes(
@@ -2327,7 +2405,7 @@ def compare_stream(
     new_hash = _Hash(new_scan, checksum)
     with _limit_blas():
         if isinstance(reference, Reference):
-            _check_profile_layout(reference, settings)
+            _check_profile_layout(reference, settings, new_scan)
             check_schema(reference.layout, new_scan.schema, new_scan.path, reference.path)
             if settings.spread_rows is not None:
                 reference.stats.sample.truncate(
@@ -2336,7 +2414,8 @@ def compare_stream(
         ref_scan = _scan(reference, names[0])
         ref_hash = _Hash(ref_scan, checksum)
         layout = resolve_layout([ref_scan.schema, new_scan.schema], [ref_scan.path, new_scan.path],
-                                settings.target, settings.features, settings.exclude)
+                                settings.target, settings.features, settings.exclude,
+                                settings.time_column, [ref_scan, new_scan])
         layout, ref = _read_reference(ref_scan, new_scan, layout, settings, runner)
         family, new = settings.model, None
         if family is None:
@@ -2372,18 +2451,39 @@ def check_schema(layout: Layout, schema: pa.Schema, name: str, reference_name: s
             )
 
 
-def _check_profile_layout(reference: Reference, settings: Settings) -> None:
-    fixed = reference.options
-    for option, value in (("--target", settings.target), ("--features", settings.features),
-                          ("--exclude", settings.exclude)):
-        key = option[2:]
-        if value is not None and value != fixed.get(key) and not (
-            key == "target" and value == reference.layout.target
-        ):
-            raise OptionError(
-                f"{option} {value} differs from the profile's ({fixed.get(key)}); a profile fixes"
-                f" the columns: build another profile, or omit {option}."
-            )
+def _check_profile_layout(reference: Reference, settings: Settings, new_scan=None) -> None:
+    """Refuse options that would give another comparison than the profile's: another target,
+    model or loss, or ``--features``/``--exclude`` (and ``--time-column``) choosing other
+    features than the profile's, in whatever order they name them; and a shifted file with
+    values in a column the profile left out for having none (as the raw comparison does)."""
+    layout = reference.layout
+    where = getattr(reference, "profile_path", reference.path)
+    if settings.target is not None and settings.target != layout.target:
+        raise OptionError(
+            f"--target {settings.target} differs from the profile's ({layout.target}); a profile"
+            " fixes the columns: build another profile, or omit --target."
+        )
+    chosen = _profile_features(reference, settings)
+    missing = [c for c in layout.feature_columns if c not in chosen]
+    extra = sorted(chosen - set(layout.feature_columns) - set(reference.empty))
+    time = settings.time_column
+    if time is not None and time in missing:
+        raise OptionError(
+            f"--time-column {time} is a feature of the profile {where}, and a time column is never"
+            f" a feature: rebuild the profile with --exclude {time}, or compare the raw reference"
+            " file."
+        )
+    if missing or extra:
+        what = (f"leave out its features {missing}" if missing
+                else f"add the features {extra}, which it left out")
+        raise OptionError(
+            f"--features/--exclude differ from the profile's: they {what}; a profile fixes its"
+            f" columns: rebuild {where} with these options, compare the raw reference file, or"
+            " omit them."
+        )
+    if new_scan is not None:
+        _check_profile_columns(reference, new_scan)
+        _check_profile_empty(reference, chosen, new_scan)
     if settings.model is not None and settings.model is not reference.family:
         raise OptionError(
             f"--model {settings.model.value} differs from the profile's ({reference.family.value});"
@@ -2394,6 +2494,60 @@ def _check_profile_layout(reference: Reference, settings: Settings) -> None:
             f"--loss {settings.loss.value} differs from the profile's ({reference.loss.value});"
             " build the profile with that loss, or omit --loss."
         )
+
+
+def _profile_features(reference: Reference, settings: Settings) -> set[str]:
+    """The reference's columns that ``--features``/``--exclude``/``--time-column`` make features
+    (the profile's features and empty columns when they are not given)."""
+    layout, time = reference.layout, settings.time_column
+    # the time column is excluded by its own option, which checks it; here it only leaves out
+    exclude = [c for c in settings.exclude or [] if c != time] or None
+    if settings.features is None and exclude is None:
+        chosen = {*layout.feature_columns, *reference.empty}
+    else:
+        chosen = set(resolve_features(list(reference.columns), layout.target, settings.features,
+                                      exclude, reference.path))
+    return chosen - {time}
+
+
+def _check_profile_columns(reference: Reference, new_scan) -> None:
+    """A shifted file lacking a column the profile uses: --exclude at compare time cannot
+    leave it out (a profile fixes its columns), so the message says what can."""
+    layout, names = reference.layout, list(map(str, new_scan.schema.names))
+    where = getattr(reference, "profile_path", reference.path)
+    for column in layout.used:
+        if column not in names:
+            fix = "another --target" if column == layout.target else f"--exclude {column}"
+            raise ColumnError(
+                f"{new_scan.path} has no column '{column}' (used by the profile {where}). Its"
+                f" columns: {names}. Rebuild the profile with {fix} (a profile fixes its"
+                " columns)."
+            )
+
+
+def _check_profile_empty(reference: Reference, chosen: set[str], new_scan) -> None:
+    """The raw comparison's handling of the columns the profile left out for having no values:
+    refused when the shifted file has values in one, noted when it has none either, and
+    nothing when the options leave the column out. Sets ``reference.notes`` accordingly."""
+    kinds = schema_kinds(new_scan.schema)
+    notes = list(reference.notes)
+    for column in reference.empty:
+        if column not in chosen:
+            text = None
+        elif column not in kinds:
+            text = _empty_note(column, reference.path)
+        elif _column_has_values(new_scan, column, not kinds[column]):
+            raise InputError(_empty_error(column, reference.path))
+        else:
+            text = _empty_note(column)
+        # a Reference compared twice holds the note of the first comparison
+        at = [i for i, n in enumerate(notes)
+              if n in (_empty_note(column), _empty_note(column, reference.path))]
+        if at:
+            notes[at[0]: at[0] + 1] = [text] if text else []
+        elif text:
+            notes.append(text)
+    reference.notes = tuple(notes)
 
 
 def _compare_with(reference: Reference, new_scan, settings, runner, ref_hash, new_hash,

@@ -13,10 +13,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .dataset import prepare
+from .dataset import check_rows_for_parameters, prepare
 from .errors import OptionError, check_seed
 from .laws import DEFAULT_SCALE_RULE, InitLaw
-from .models import Family, Loss, Model
+from .models import LOSSES, Family, Loss, Model, check_loss
 from .report import SCHEMA_VERSION, InputSummary
 from .typeone import DEFAULT_DRAWS, Equilibrium, Method, TypeOneResult, type_one_from_model, type_one_table
 from .typetwo import DataLike, as_source
@@ -58,7 +58,8 @@ def run_temperature(
     target: str | None = None,
     features: list[str] | None = None,
     exclude: list[str] | None = None,
-    losses: Sequence[Loss | str] | None = None,
+    model: Family | str | None = None,
+    losses: Sequence[Loss | str] | str | None = None,
     laws: Sequence[InitLaw | str] = tuple(InitLaw),
     scale: float | None = None,
     width: float | None = None,
@@ -69,15 +70,31 @@ def run_temperature(
 ) -> TemperatureRun:
     """The Type I transition of ``data`` for every requested loss and initialization law.
 
-    ``losses`` defaults to the target's family: MSE for a numeric target with many values,
-    cross entropy otherwise. MSE and MAE need a numeric target; cross entropy a categorical one
-    (or a numeric one with few values).
+    ``model`` (linear or logistic) fixes the family, and ``losses`` must go with it; ``"all"``
+    is every loss of ``model``'s family. ``losses`` defaults to the family's first (MSE, CE), or
+    to the target's family: MSE for a numeric target with many values, cross entropy
+    otherwise. MSE and MAE need a numeric target; cross entropy a categorical one (or a numeric
+    one with few values).
     """
     check_seed(seed)
     if draws < 100:
         raise OptionError(f"--draws must be at least 100; got {draws}.")
-    source = as_source(data, "data")
+    family = Family(model) if model is not None else None
+    if family is Family.MLP:
+        raise OptionError(
+            "temperature fits a linear or logistic model (--model linear|logistic); a network's"
+            " training is read by shiftemp engine, its refresh by compare --model mlp."
+        )
+    if isinstance(losses, str) and losses == "all":
+        if family is None:
+            raise OptionError("--loss all needs --model (linear: mse, mae; logistic: ce).")
+        losses = LOSSES[family]
     losses = tuple(Loss(loss) for loss in losses) if losses else None
+    if family is not None:
+        for loss in losses or ():
+            check_loss(family, loss)  # --loss ce with --model linear: named, not misread
+        losses = losses or LOSSES[family][:1]
+    source = as_source(data, "data")
     families = {FAMILY_OF[loss] for loss in losses} if losses else set()
     if len(families) > 1:
         raise OptionError(
@@ -88,6 +105,7 @@ def run_temperature(
         source.frame, source.frame, target=target, features=features, exclude=exclude,
         family=families.pop() if families else None, names=(source.path, source.path),
     )
+    check_rows_for_parameters(pair, None)  # a fit through every row has no temperature
     losses = losses or ((Loss.MSE,) if pair.family is Family.LINEAR else (Loss.CE,))
     side = pair.reference
     n_classes = len(pair.classes) if pair.classes else None
@@ -109,7 +127,7 @@ def run_temperature(
         results=results,
         scale_rule=DEFAULT_SCALE_RULE if scale is None and width is None else "as given",
         options={
-            "losses": [loss.value for loss in losses], "laws": [InitLaw(l).value for l in laws],
+            "model": pair.family.value, "losses": [loss.value for loss in losses], "laws": [InitLaw(l).value for l in laws],
             "scale": scale, "width": width, "mix": mix,
             "methods": [Method(m).value for m in methods], "draws": draws, "seed": seed,
         },

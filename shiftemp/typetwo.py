@@ -22,7 +22,7 @@ import pyarrow as pa
 from . import __version__, io, resources
 from .dataset import Pair, _usable_rows, check_rows_for_parameters, prepare
 from .decision import DEFAULT_MIN_GAIN, recommend
-from .defaults import DEFAULT_SPLITS
+from .defaults import DEFAULT_SPLITS, check_splits
 from .energy import level_hashes, row_folds, smallest_keys, spread_keys, spread_size, type_two_energy
 from .entropy import data_entropy_change, parameter_entropy_change
 from .errors import (
@@ -117,16 +117,33 @@ def memory_need(reference, shifted) -> tuple[int, list[str]]:
     return values * resources.BYTES_PER_VALUE, names
 
 
-def _check_options(folds: int, min_gain: float, seed: int) -> None:
-    check_seed(seed)
+#: More folds than this would only refit the model more often for the same estimate (and a
+#: count near 2^64 overflowed the fold hash's arithmetic).
+MAX_FOLDS = 1000
+
+
+def check_folds(folds: int) -> None:
+    """``--folds``: a whole number from 2 to :data:`MAX_FOLDS`."""
     if isinstance(folds, bool) or not isinstance(folds, numbers.Integral):
         raise OptionError(f"--folds must be a whole number; got {folds!r}.")
     if folds < 2:
         raise OptionError(f"--folds must be at least 2 for cross-fitting; got {folds}.")
+    if folds > MAX_FOLDS:
+        raise OptionError(f"--folds must be at most {MAX_FOLDS:,}; got {folds:,}.")
+
+
+def check_min_gain(min_gain: float) -> None:
+    """``--min-gain``: a fraction of the loss in [0, 1)."""
     if isinstance(min_gain, bool) or not isinstance(min_gain, numbers.Real):
         raise OptionError(f"--min-gain is a fraction of the loss in [0, 1); got {min_gain!r}.")
     if not 0 <= min_gain < 1:
         raise OptionError(f"--min-gain is a fraction of the loss in [0, 1); got {min_gain}.")
+
+
+def _check_options(folds: int, min_gain: float, seed: int) -> None:
+    check_seed(seed)
+    check_folds(folds)
+    check_min_gain(min_gain)
 
 
 def fit_pair(pair: Pair, family: Family, loss: Loss) -> tuple[Model, Model]:
@@ -238,6 +255,8 @@ def compare(
     started = time.perf_counter()
     stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     _check_options(folds, min_gain, seed)
+    if calibrate:
+        check_splits(calibration_splits)  # before the data is read
     if spread_rows is not None:
         check_whole(spread_rows, "spread-rows", 2)
     io.check_data(reference, "reference")
@@ -256,8 +275,11 @@ def compare(
         "calibration_splits": calibration_splits if calibrate else None,
         "init": init,
     }
-    if time_column is not None:  # orders the rows, never a feature
+    if time_column is not None:  # orders the rows, never a feature (both engines check it first)
         exclude = [*(exclude or []), time_column]
+    from . import stream
+
+    stream.check_batch_size(batch_size)  # every engine's, even where --model mlp ignores it
     if family is Family.MLP:
         from .netshift import network_parts, with_output_layer_advice
         from .network import Activation
@@ -269,9 +291,7 @@ def compare(
                 f"--model mlp trains in memory; drop --engine {engine.value} (or pass --engine"
                 " memory)."
             )
-        from .stream import is_profile
-
-        if is_profile(reference):
+        if stream.is_profile(reference):
             raise OptionError(
                 f"--model mlp trains the old network on the reference data, which the profile"
                 f" {reference} does not hold; compare the reference's data file instead."
@@ -285,9 +305,6 @@ def compare(
         options |= {"hidden": list(hidden), "activation": Activation(activation).value,
                     "epochs": epochs}
         return with_output_layer_advice(_report(parts, options, min_gain, started, stamp), network)
-    from . import stream
-
-    stream.check_batch_size(batch_size)
     if engine is not Engine.MEMORY or stream.is_profile(reference):
         chosen = stream.choose_engine(engine.value, reference, shifted)
         if chosen == Engine.MEMORY.value and engine is Engine.AUTO:
@@ -301,8 +318,16 @@ def compare(
                 f" {chosen}; pass --engine memory (if they fit in memory) or drop --calibrate."
             )
         if chosen != Engine.MEMORY.value:
+            if stream.is_profile(reference):
+                if not isinstance(reference, stream.Reference):
+                    from .profile import load
+
+                    reference = load(reference)
+                # the columns are the profile's, whatever equivalent options chose them
+                options |= {key: reference.options.get(key)
+                            for key in ("target", "features", "exclude")}
             settings = stream.Settings(target, features, exclude, family, loss, folds,
-                                       entropy.value, seed, spread_rows)
+                                       entropy.value, seed, spread_rows, time_column)
             parts = stream.run_compare(
                 reference, shifted, settings, chosen, scheduler=scheduler, batch_size=batch_size,
                 progress=progress, checksum=checksum,
@@ -320,7 +345,11 @@ def compare(
     ref_source = as_source(reference, "reference", checksum)
     new_source = as_source(shifted, "shifted", checksum)
     if time_column is not None:
-        _calibration.check_time_column(ref_source.frame.columns, time_column, target, ref_source.path)
+        from .dataset import resolve_target
+
+        columns = list(ref_source.frame.columns)  # a detected target is no time column either
+        _calibration.check_time_column(columns, time_column, resolve_target(
+            columns, target, ref_source.path)[0], ref_source.path)
         if calibrate:
             ref_source = io.Source(
                 frame=_calibration.order_by_time(ref_source.frame, time_column),

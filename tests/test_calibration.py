@@ -108,7 +108,7 @@ def test_too_few_rows_and_too_few_splits_are_refused(rng):
     with pytest.raises(InputError, match="19 usable rows are too few to calibrate by self-splits"
                                          " with 5 folds; it needs at least 20"):
         calibrate(pair, Family.LINEAR, Loss.MSE, 5, 0, splits=3)
-    with pytest.raises(OptionError, match="--calibration-splits must be at least 3; got 2"):
+    with pytest.raises(OptionError, match="--calibration-splits must be a whole number from 3 to 1,000; got 2"):
         calibrate(pair, Family.LINEAR, Loss.MSE, 5, 0, splits=2)
 
 

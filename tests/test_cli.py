@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -304,3 +306,146 @@ def test_a_bug_is_not_disguised_as_a_usage_error(run, pairs, monkeypatch):
     monkeypatch.setattr(cli, "compare_datasets", broken)
     with pytest.raises(ZeroDivisionError):
         run("compare", *pairs["same"], "--target", "y")
+
+
+# -- where the results go: a fifo, a stdout that fails, folders that cannot take a file ----------
+
+
+def test_output_into_a_fifo_is_written_into_it(run, pairs, tmp_path):
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    result = run("compare", *pairs["shift"], "--target", "y", "-f", "json", "-o", fifo)
+    reader.join(timeout=30)
+    assert result.code == 0 and result.stdout == ""
+    assert Comparison.from_json(received[0].decode()).recommendation.retrain
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+class FailingStdout:
+    """A stdout whose every write fails with ``error``."""
+
+    def __init__(self, error: OSError):
+        self.error = error
+
+    def write(self, text):
+        raise self.error
+
+    def flush(self):
+        raise self.error
+
+    def isatty(self):
+        return False
+
+
+def test_a_broken_pipe_keeps_the_exit_code_the_run_earned(run, pairs, monkeypatch):
+    """``compare --fail-on-retrain -q | true``: the gate still says retrain."""
+    with monkeypatch.context() as patch:
+        patch.setattr(sys, "stdout", FailingStdout(BrokenPipeError(32, "Broken pipe")))
+        result = run("compare", *pairs["shift"], "--target", "y", "--fail-on-retrain", "-q")
+    assert result.code == ExitCode.RETRAIN
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("quiet", [(), ("-q",)])
+def test_a_full_stdout_is_one_error_line_exit_2(run, pairs, monkeypatch, quiet):
+    with monkeypatch.context() as patch:
+        patch.setattr(sys, "stdout", FailingStdout(OSError(28, "No space left on device")))
+        result = run("compare", *pairs["shift"], "--target", "y", *quiet)
+    assert result.code == 2
+    assert one_error_line(result.stderr) == (
+        "shiftemp: error: cannot write to standard output: No space left on device."
+    )
+
+
+def test_a_closed_stdout_is_one_error_line_exit_2_when_results_go_there(run, pairs, monkeypatch,
+                                                                         tmp_path):
+    with monkeypatch.context() as patch:
+        patch.setattr(sys, "stdout", None)  # what Python makes of a closed stdout (>&-)
+        closed = run("compare", *pairs["shift"], "--target", "y")
+        to_file = run("compare", *pairs["shift"], "--target", "y", "-o", tmp_path / "r.json")
+    assert closed.code == 2
+    assert one_error_line(closed.stderr) == "shiftemp: error: cannot write to standard output: it is closed."
+    assert to_file.code == 0 and (tmp_path / "r.json").exists()
+
+
+def schema_process(**streams) -> subprocess.CompletedProcess:
+    """``python -m shiftemp schema``: the quickest command that writes to stdout."""
+    return subprocess.run([sys.executable, "-m", "shiftemp", "schema"], stderr=subprocess.PIPE,
+                          text=True, timeout=120, **streams)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_stdout_at_the_process_level():
+    with open("/dev/full", "w") as full:
+        done = schema_process(stdout=full)
+    assert done.returncode == 2
+    assert done.stderr == "shiftemp: error: cannot write to standard output: No space left on device.\n"
+
+
+def test_a_closed_stdout_at_the_process_level():
+    done = subprocess.run(["sh", "-c", 'exec "$0" -m shiftemp schema >&-', sys.executable],
+                          stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == "shiftemp: error: cannot write to standard output: it is closed.\n"
+
+
+def test_a_reader_gone_at_the_process_level_is_quiet():
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = schema_process(stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0 and done.stderr == ""
+
+
+@pytest.mark.parametrize("option", [
+    ("--html", "locked/r.html"), ("--history", "locked/h.jsonl"), ("--history", "locked/h.sqlite"),
+    ("-o", "locked/r.json"),
+])
+def test_an_output_folder_that_is_not_writable_stops_the_run_before_it_starts(
+        run, pairs, tmp_path, monkeypatch, option):
+    """Found after the run, the report given to -o would already be written."""
+    from shiftemp import cli
+
+    monkeypatch.chdir(tmp_path)
+    Path("locked").mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p).name != "locked" and real_access(p, mode, **kw))
+    monkeypatch.setattr(cli, "compare_datasets", lambda *a, **k: pytest.fail("the run started"))
+    report = [] if option[0] == "-o" else ["-o", "rep.json"]
+    result = run("compare", *pairs["shift"], "--target", "y", "-f", "json", *report, *option)
+    assert result.code == 2 and result.stdout == ""
+    assert one_error_line(result.stderr).endswith("the folder locked is not writable.")
+    assert [p.name for p in tmp_path.iterdir()] == ["locked"]
+    assert list(Path("locked").iterdir()) == []
+
+
+def test_a_profile_into_a_folder_that_is_not_writable_stops_before_it_reads(run, pairs, tmp_path,
+                                                                            monkeypatch):
+    from shiftemp import profile
+
+    monkeypatch.chdir(tmp_path)
+    Path("locked").mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p).name != "locked" and real_access(p, mode, **kw))
+    monkeypatch.setattr(profile, "build", lambda *a, **k: pytest.fail("the data was read"))
+    result = run("profile", pairs["shift"][0], "--target", "y", "-o", "locked/p.shiftemp")
+    assert result.code == 2
+    assert one_error_line(result.stderr) == (
+        "shiftemp: error: locked/p.shiftemp: cannot write the report there: the folder locked is"
+        " not writable."
+    )
+
+
+@pytest.mark.parametrize("command, name", [("compare", "a" * 260 + ".json"),
+                                           ("profile", "a" * 260 + ".shiftemp")])
+def test_an_output_name_too_long_is_one_error_line(run, pairs, tmp_path, command, name):
+    data = pairs["shift"] if command == "compare" else pairs["shift"][:1]
+    result = run(command, *data, "--target", "y", "-o", tmp_path / name)
+    assert result.code == 2
+    assert one_error_line(result.stderr).endswith(": cannot write the report there: File name too long.")
+    assert list(tmp_path.iterdir()) == []

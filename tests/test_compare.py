@@ -361,6 +361,11 @@ def test_duplicate_names_in_a_frame_or_table_are_refused_by_both_engines(rng, en
     ({"target": ["y"]}, TypeError, "target: expected one column name"),
     ({"spread_rows": 0}, shiftemp.ShiftempError, "--spread-rows must be a whole number >= 2"),
     ({"features": []}, shiftemp.ShiftempError, "--features names no column"),
+    # 2^64 folds overflowed the fold hash (a traceback); a count of splits far beyond any use
+    # ran for ever or overflowed numpy
+    ({"folds": 2 ** 64}, shiftemp.ShiftempError, "--folds must be at most 1,000"),
+    ({"calibrate": True, "calibration_splits": 10 ** 12}, shiftemp.ShiftempError,
+     "--calibration-splits must be a whole number from 3 to 1,000"),
 ])
 def test_library_arguments_of_the_wrong_kind_are_refused_by_name(rng, options, error, says):
     """They failed deep inside (a TypeError from a comparison, a KeyError), or, for an empty

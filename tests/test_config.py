@@ -209,11 +209,23 @@ def test_shiftemp_config_shows_every_setting_and_where_it_came_from(run, tmp_pat
         ('model = "forest"\n', "shiftemp.toml: model = 'forest': 'forest' is not one of 'linear', 'logistic', 'mlp'. Fix the value or remove it."),
         ('min_gain = 0.1\nmin-gain = 0.2\n', "min_gain is set twice"),
         ("folds = \n", "shiftemp.toml: not valid TOML: "),
+        # values of the right type out of their option's range: `config` showed them, and
+        # compare's error named a flag the user never passed
+        ("folds = 1\n", "shiftemp.toml: folds = 1 is out of range (--folds must be at least 2"),
+        ("min_gain = 1.5\n", "shiftemp.toml: min_gain = 1.5 is out of range"),
+        ("min_gain = nan\n", "shiftemp.toml: min_gain = nan is out of range"),
+        ("seed = -1\n", "shiftemp.toml: seed = -1 is out of range"),
+        ("calibration_splits = 0\n", "shiftemp.toml: calibration_splits = 0 is out of range"),
+        # tomllib's UnicodeDecodeError was a traceback
+        (b'target = "y"\n# caf\xe9\n', "shiftemp.toml: not a TOML file: its text is not UTF-8"),
     ],
 )
 def test_a_bad_file_is_one_error_line_naming_the_file(run, calls, tmp_path, monkeypatch, text, message):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "shiftemp.toml").write_text(text)
+    if isinstance(text, bytes):
+        (tmp_path / "shiftemp.toml").write_bytes(text)
+    else:
+        (tmp_path / "shiftemp.toml").write_text(text)
     for args in (("compare", "old.csv", "new.csv"), ("config",)):
         result = run(*args)
         assert result.code == 2 and result.stdout == "", args

@@ -231,10 +231,22 @@ def test_text_and_numeric_labels_of_the_same_classes_agree(rng):
     assert prepare(b, a).classes == ("0", "1")
 
 
-def test_text_labels_against_numeric_ones_do_not_crash(rng):
+def test_text_labels_against_numeric_ones_are_a_type_that_differs(rng):
+    # classes 0, 1, no, yes would match nothing, and the energy would say RETRAIN confidently
     a = pd.DataFrame({"x": rng.normal(size=60), "label": rng.integers(0, 2, 60)})
     b = pd.DataFrame({"x": rng.normal(size=60), "label": ["no", "yes"] * 30})
-    assert prepare(a, b).classes == ("0", "1", "no", "yes")
+    with pytest.raises(ColumnError, match=r"^the target 'label' is numeric in old.csv but text in"
+                       r" new.csv \(labels 'no', 'yes'\), so their classes cannot match; make its"
+                       r" type agree in both files.$"):
+        prepare(a, b, names=("old.csv", "new.csv"))
+
+
+def test_boolean_labels_against_zero_one_are_a_type_that_differs(rng):
+    a = pd.DataFrame({"x": rng.normal(size=60), "label": rng.integers(0, 2, 60)})
+    b = pd.DataFrame({"x": rng.normal(size=60), "label": [False, True] * 30})
+    with pytest.raises(ColumnError, match=r"^the target 'label' is text in new.csv but numeric in"
+                       r" old.csv \(labels 'False', 'True'\)"):
+        prepare(b, a, names=("new.csv", "old.csv"))
 
 
 def test_a_single_class_is_refused(rng):
@@ -269,3 +281,22 @@ def test_numeric_columns_feed_the_gaussian_entropy_and_text_the_shannon_part(rng
     (codes,) = pair.reference.categorical
     assert codes.dtype == np.int64
     assert len(np.unique(codes)) == a["region"].nunique()
+
+
+def test_null_columns_are_found_in_a_schema():
+    import pyarrow as pa
+
+    from shiftemp.dataset import empty_in_schema
+
+    schema = pa.schema({"price": pa.float64(), "m": pa.null(), "g": pa.string()})
+    assert empty_in_schema(schema) == {"m"}
+
+
+def test_a_few_words_in_a_numeric_class_target_are_named(rng):
+    a = pd.DataFrame({"x": rng.normal(size=60), "label": rng.integers(0, 2, 60)})
+    b = pd.DataFrame({"x": rng.normal(size=60), "label": ["0", "1"] * 29 + ["?", "1"]})
+    with pytest.raises(ColumnError, match=r"^new.csv: the target 'label' is numeric in old.csv but"
+                       r" holds 1 value that is not a number, first '\?' in data row 59; fix it.$"):
+        prepare(a, b, names=("old.csv", "new.csv"))
+    b.loc[58, "label"] = "0"  # labels that are numbers are the same classes
+    assert prepare(a, b).classes == ("0", "1")

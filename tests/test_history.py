@@ -243,3 +243,149 @@ def test_series_reads_the_trend(report):
     assert trend["retrain"] == [True, True]
     assert trend["energy_released"] == [items[0]["figures"]["energy_released"]] * 2
     assert len(trend["temperature"]) == len(trend["temperature_marks"]) == 2
+
+
+def _edited(item: dict, path: str, value) -> dict:
+    """A deep copy of ``item`` with the field at dotted ``path`` set to ``value`` (a hand edit)."""
+    item = json.loads(json.dumps(item))
+    *parents, last = path.split(".")
+    node = item
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return item
+
+
+@pytest.mark.parametrize("path, value, reason", [
+    ("figures", {}, "no figures.temperature (an object)"),
+    ("figures.temperature", "hot", "no figures.temperature (an object)"),
+    ("figures.energy_released", "a", 'figures.energy_released is "a", not a number or null'),
+    ("figures.relative_gain", True, "figures.relative_gain is true, not a number or null"),
+    ("figures.temperature.sign", "a", 'figures.temperature.sign is "a", not -1, 0 or 1'),
+    ("figures.temperature.status", "warm", 'figures.temperature.status is "warm", not finite'),
+    ("recommendation", {}, "recommendation.verdict is null, not retrain or keep"),
+    ("recommendation.retrain", 1, "recommendation.retrain is 1, not true or false"),
+    ("reference", "x.csv", "no reference.path (a string)"),
+    ("time", 5, "time is 5, not a string"),
+])
+def test_a_record_whose_fields_have_the_wrong_types_is_skipped_not_a_crash(
+        run, report, tmp_path, path, value, reason):
+    """A hand edit that keeps the kind, time, figures and recommendation used to pass the check
+    and crash every renderer with a traceback."""
+    runs = tmp_path / "runs.jsonl"
+    good = dict(record(report), time="2026-01-01T00:00:00+00:00")
+    runs.write_text(json.dumps(_edited(good, path, value)) + "\n" + json.dumps(good) + "\n")
+    page = tmp_path / "trend.html"
+    for args in ((), ("-f", "markdown"), ("-f", "json"), ("--html", page)):
+        result = run("history", runs, *args)
+        assert result.code == 0, (args, result.stderr)
+        assert result.stderr.startswith(f"shiftemp: warning: {runs} line 1: {reason}")
+        assert result.stderr.endswith("; skipped\n") and result.stderr.count("\n") == 1
+    assert len(read(runs).records) == 1 and page.exists()
+
+
+def _strict_json(text: str):
+    """Parse as JSON proper: NaN and Infinity are Python's extension, not JSON."""
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_figure_that_is_not_finite_reads_as_null(run, report, tmp_path):
+    """Python's json writes NaN for a float('nan'): such a line used to crash the sparkline and
+    come back out of ``history -f json`` as NaN, which no JSON parser takes."""
+    runs = tmp_path / "runs.jsonl"
+    good = record(report)
+    lines = [json.dumps(_edited(good, "figures.energy_released", float("nan"))),
+             json.dumps(_edited(good, "figures.dS", float("inf"))),
+             json.dumps(good).replace('"S_A": ', '"S_A": 1e999, "_": ')]
+    runs.write_text("\n".join(lines) + "\n")
+    found = read(runs)
+    assert found.skipped == ()
+    assert [r["figures"]["energy_released"] for r in found.records] == [
+        None, good["figures"]["energy_released"], good["figures"]["energy_released"]]
+    assert found.records[1]["figures"]["dS"] is None and found.records[2]["figures"]["S_A"] is None
+    shown = run("history", runs)
+    assert shown.code == 0 and shown.stderr == ""
+    as_json = run("history", runs, "-f", "json")
+    assert as_json.code == 0
+    assert _strict_json(as_json.stdout)[0]["figures"]["energy_released"] is None
+    assert sparkline([float("nan"), 1.0, float("inf"), 2.0]) == "·▁·█"
+
+
+def test_a_temperature_marked_finite_without_a_value_is_skipped(report, tmp_path):
+    runs = tmp_path / "runs.jsonl"
+    bad = _edited(record(report), "figures.temperature", {"status": "finite", "value": float("nan")})
+    runs.write_text(json.dumps(bad) + "\n")
+    (skipped,) = read(runs).skipped
+    assert skipped.reason == "figures.temperature is finite but its value is null or not a finite number"
+
+
+def test_a_cut_short_line_says_at_column_once(tmp_path):
+    runs = tmp_path / "runs.jsonl"
+    runs.write_text('{"kind": "history-record", "time": "2026-01-02T00:0\n')
+    (skipped,) = read(runs).skipped
+    assert skipped.reason == "not JSON (Unterminated string starting at column 36)"
+
+
+@pytest.mark.parametrize("last", ["-1", "-20"])
+def test_a_negative_last_is_refused(run, report, tmp_path, last):
+    """--last -1 used to show every run (records[-(-1):]) without a word."""
+    runs = tmp_path / "runs.jsonl"
+    append(runs, record(report))
+    for args in ((), ("-f", "markdown")):
+        result = run("history", runs, "--last", last, *args)
+        assert result.code == 2 and result.stdout == ""
+        assert result.stderr == (f"shiftemp: error: --last {last}: give a number of runs, 0 or more"
+                                 " (0 shows every run).\n")
+
+
+def test_latest_keeps_the_last_runs(report):
+    items = [dict(record(report), time=str(i)) for i in range(5)]
+    assert [r["time"] for r in history.latest(items, 2)] == ["3", "4"]
+    assert history.latest(items, 0) == items and history.latest(items, 9) == items
+    with pytest.raises(shiftemp.errors.OptionError, match="--last -1: give a number of runs"):
+        history.latest(items, -1)
+    with pytest.raises(TypeError):
+        history.latest(items, "2")
+
+
+def test_the_history_command_names_its_file_argument_not_an_option(run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("history", "h.txt")
+    assert result.code == 2
+    assert result.stderr.startswith("shiftemp: error: history file h.txt: unknown history type;")
+    assert "--history" not in result.stderr
+
+
+@pytest.mark.parametrize("name, exists", [("runs.jsonl", False), ("runs.sqlite", False),
+                                          ("runs.sqlite", True)])
+def test_a_history_its_folder_cannot_take_is_refused_before_the_run(report, tmp_path, monkeypatch,
+                                                                    name, exists):
+    """A new file is made in the folder, and SQLite writes its journal beside the database."""
+    path = tmp_path / name
+    if exists:
+        append(path, record(report))
+    real_access = history.os.access
+    monkeypatch.setattr(history.os, "access",
+                        lambda p, mode, **kw: Path(p) != tmp_path and real_access(p, mode, **kw))
+    with pytest.raises(shiftemp.ShiftempError, match=f"--history {path}: cannot append the run: the"
+                                                     f" folder {tmp_path} is not writable"):
+        history.check(path)
+
+
+def test_an_existing_jsonl_history_in_a_folder_that_cannot_take_new_files_is_appended(
+        report, tmp_path, monkeypatch):
+    path = tmp_path / "runs.jsonl"
+    append(path, record(report))
+    real_access = history.os.access
+    monkeypatch.setattr(history.os, "access",
+                        lambda p, mode, **kw: Path(p) != tmp_path and real_access(p, mode, **kw))
+    append(path, record(report))
+    assert len(read(path).records) == 2
+
+
+def test_a_history_name_too_long_is_an_input_error(tmp_path):
+    path = tmp_path / ("a" * 260 + ".jsonl")
+    with pytest.raises(shiftemp.ShiftempError, match="cannot append the run: File name too long"):
+        history.check(path)

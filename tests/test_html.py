@@ -348,3 +348,26 @@ def test_temperature_words_in_charts_match_the_report_record():
     assert _t_words({"status": "infinite", "sign": 1}) == "+infinite"
     assert _t_words(Temperature(status="finite", value=0.12345)) == "0.1235"
     assert _t_words(None) == "-"
+
+
+def test_the_history_page_takes_a_figure_that_is_not_finite_and_notes_a_bad_record(tmp_path):
+    """A NaN figure (Python's json writes one) used to raise in the trend; a record with a
+    missing verdict raised KeyError 'retrain'. The first is drawn as no value, the second is
+    skipped and named at the foot of the page."""
+    from shiftemp.history import read, record, series
+
+    rng = np.random.default_rng(5)
+    frame = regression_frame(rng, 300)
+    report = shiftemp.compare(frame, regression_frame(rng, 300, coef=(1.0, 1.0, 0.25)), target="y")
+    good = record(report)
+    nan = json.loads(json.dumps(good))
+    nan["figures"]["energy_released"] = float("nan")
+    bad = dict(json.loads(json.dumps(good)), recommendation={"verdict": "retrain"})
+    runs = tmp_path / "runs.jsonl"
+    runs.write_text("\n".join(json.dumps(item) for item in (good, nan, bad)) + "\n")
+    found = read(runs)
+    page = history_html(found, series(found.records))
+    assert charts_of(page) == ["trend-temperature", "trend-energy"]
+    assert page.count("<tr>") == 1 + 2
+    assert "line 3 skipped: recommendation.retrain is null, not true or false" in page
+    assert ">nan<" not in page.lower()  # the run's energy released is a "-"

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
+import stat
+import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from conftest import regression_frame
@@ -98,6 +104,16 @@ def test_parquet_parts_skip_hidden_and_marker_files(tmp_path, frame):
     parts = io.parquet_parts(folder)
     assert [p.name for p in parts] == ["part-0.parquet", "part-1.parquet", "part-2.parquet", "part-3.parquet"]
     assert len(io.read(folder).frame) == len(frame) + 5
+
+
+@pytest.mark.parametrize("staging", ["_temporary/0/task_1", ".spark-staging/job", "_tmp"])
+def test_parquet_parts_skip_a_writers_unfinished_attempts(tmp_path, frame, staging):
+    folder = write(frame, tmp_path / "d.parts")
+    (folder / staging).mkdir(parents=True)
+    frame.to_parquet(folder / staging / "part-00000.parquet", index=False)
+    assert [p.name for p in io.parquet_parts(folder)] == [f"part-{i}.parquet" for i in range(3)]
+    assert len(io.read(folder).frame) == len(frame)
+    assert io.scan(folder).rows == len(frame)
 
 
 @pytest.mark.parametrize(
@@ -248,3 +264,223 @@ def test_a_parquet_file_that_changes_while_it_is_read_is_refused(tmp_path):
     with pytest.raises(InputError, match="changed while it was read") as raised:
         list(batches)
     assert str(raised.value).startswith(str(path))
+
+
+# -- where a report goes: devices, fifos, links, permissions --------------------------------------
+
+
+def test_write_text_into_a_fifo_writes_into_it_and_keeps_it(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    io.write_text(fifo, "report\n")
+    reader.join(timeout=30)
+    assert received == [b"report\n"]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["fifo"]
+
+
+def test_write_text_into_a_device_keeps_the_device(tmp_path):
+    null = tmp_path / "null"
+    try:
+        os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except OSError:
+        pytest.skip("creating a device node needs root")
+    io.write_text(null, "report\n")
+    io.write_bytes(null, {"a": b"x"})
+    assert stat.S_ISCHR(os.lstat(null).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["null"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+def test_write_text_to_a_descriptor_path_writes_into_the_file_it_names(tmp_path):
+    """``-o /dev/stdout >> log``: the report goes to the open file, after what it held."""
+    log = tmp_path / "log.txt"
+    log.write_text("before\n")
+    inode = log.stat().st_ino
+    with open(log, "ab") as held:
+        io.write_text(f"/proc/self/fd/{held.fileno()}", "report\n")
+    assert log.read_text() == "before\nreport\n"
+    assert log.stat().st_ino == inode
+
+
+def test_write_text_through_a_link_replaces_the_file_and_keeps_the_link(tmp_path):
+    real = tmp_path / "reports" / "r.json"
+    real.parent.mkdir()
+    real.write_text("old\n")
+    real.chmod(0o640)
+    link = tmp_path / "latest.json"
+    link.symlink_to(real)
+    io.write_text(link, "new\n")
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_text() == "new\n"
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+    assert [p.name for p in real.parent.iterdir()] == ["r.json"]
+
+
+def test_a_new_report_follows_the_umask_and_a_replaced_one_keeps_its_mode(tmp_path):
+    previous = os.umask(0o027)
+    try:
+        io.write_text(tmp_path / "new.json", "x")
+        io.write_bytes(tmp_path / "new.shiftemp", {"a": b"x"})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "new.json").stat().st_mode) == 0o640
+    assert stat.S_IMODE((tmp_path / "new.shiftemp").stat().st_mode) == 0o640
+    old = tmp_path / "old.json"
+    old.write_text("x")
+    old.chmod(0o644)
+    io.write_text(old, "y")
+    assert old.read_text() == "y" and stat.S_IMODE(old.stat().st_mode) == 0o644
+
+
+def test_write_bytes_writes_a_zip_archive(tmp_path):
+    io.write_bytes(tmp_path / "p.shiftemp", {"a.json": b"{}"})
+    with zipfile.ZipFile(tmp_path / "p.shiftemp") as archive:
+        assert archive.read("a.json") == b"{}"
+    assert [p.name for p in tmp_path.iterdir()] == ["p.shiftemp"]
+
+
+def test_write_bytes_where_it_cannot_make_its_file_is_an_input_error(tmp_path, monkeypatch):
+    """As in /proc, whose folders refuse new files."""
+    def refused(*args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr(io.tempfile, "mkstemp", refused)
+    with pytest.raises(InputError, match="p.shiftemp: cannot write the report there: No such file"):
+        io.write_bytes(tmp_path / "p.shiftemp", {"a": b"x"})
+
+
+@pytest.mark.parametrize("write", [lambda p: io.write_text(p, "x"),
+                                   lambda p: io.write_bytes(p, {"a": b"x"})])
+def test_a_name_too_long_is_an_input_error(tmp_path, write):
+    with pytest.raises(InputError, match=r"a{260}\.json: cannot write the report there: File name"
+                                         " too long"):
+        write(tmp_path / ("a" * 260 + ".json"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_name_that_nearly_fills_the_limit_is_written(tmp_path):
+    """The temporary file beside it must not be the name too long."""
+    target = tmp_path / ("a" * 250 + ".json")
+    io.write_text(target, "x")
+    assert target.read_text() == "x"
+
+
+def test_check_destination_refuses_a_folder_that_is_not_writable(tmp_path, monkeypatch):
+    real_access = os.access
+    monkeypatch.setattr(io.os, "access", lambda p, mode, **kw: Path(p) != tmp_path and real_access(p, mode, **kw))
+    with pytest.raises(InputError, match="r.html: cannot write the report there: the folder .* is not"
+                                         " writable"):
+        io.check_output(tmp_path / "r.html", (), "--html")
+
+
+def test_check_destination_refuses_a_device_that_is_not_writable(tmp_path, monkeypatch):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    monkeypatch.setattr(io.os, "access", lambda p, mode, **kw: False)
+    with pytest.raises(InputError, match="fifo: cannot write the report there: permission denied"):
+        io.check_destination(fifo)
+
+
+def test_an_uppercase_csv_gz_is_read_as_gzip_by_both_readers(tmp_path, frame):
+    path = tmp_path / "REF.CSV.GZ"
+    path.write_bytes(gzip.compress(frame.to_csv(index=False).encode()))
+    pd.testing.assert_frame_equal(io.read(path).frame, frame, check_dtype=False)
+    streamed = pa.Table.from_batches(list(io.scan(path).batches(list(frame.columns))))
+    assert streamed.num_rows == len(frame)
+    assert np.allclose(streamed.column("a").to_numpy(), frame["a"])
+
+
+def test_binary_bytes_in_a_readers_error_are_escaped_and_cut(tmp_path, frame):
+    path = tmp_path / "ref.csv"  # gzip bytes under a plain .csv name
+    path.write_bytes(gzip.compress(frame.to_csv(index=False).encode() * 3))
+    for reader in (io.read, io.scan):
+        with pytest.raises(InputError) as caught:
+            reader(path)
+        text = str(caught.value)
+        assert text.isprintable() and "\ufffd" not in text and len(text) < 200
+
+
+def test_decimal_columns_read_as_floats_in_both_readers(tmp_path):
+    import decimal
+
+    prices = [decimal.Decimal("1.25"), None, decimal.Decimal("99.10")]
+    table = pa.table({"price": pa.array(prices, pa.decimal128(10, 2)), "y": [1.0, 2.0, 3.0]})
+    pq.write_table(table, tmp_path / "d.parquet")
+    frame = io.read(tmp_path / "d.parquet").frame
+    # 99.1, not pyarrow's cast's 99.10000000000001
+    assert frame["price"].dtype == np.float64 and frame["price"].iloc[2] == 99.1
+    scanned = io.scan(tmp_path / "d.parquet")
+    assert scanned.schema.field("price").type == pa.float64()
+    batch = next(scanned.batches(["price", "y"]))
+    assert batch.schema.field("price").type == pa.float64()
+
+
+def _parts(tmp_path, frame, second) -> Path:
+    """A folder of two parts: ``frame``'s first half, and ``second`` of its second half."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    frame.iloc[:30].to_parquet(folder / "part-0.parquet", index=False)
+    pq.write_table(second(pa.Table.from_pandas(frame.iloc[30:], preserve_index=False)),
+                   folder / "part-1.parquet")
+    return folder
+
+
+@pytest.mark.parametrize("second", [
+    lambda t: t.select(list(reversed(t.column_names))),  # column order
+    lambda t: t.cast(pa.schema([f.with_nullable(False) if f.name == "a" else f
+                                for f in t.schema])),  # nullability
+    lambda t: t.set_column(0, "a", t.column("a").cast(pa.float32())),  # numeric width
+    lambda t: t.set_column(t.schema.get_field_index("region"), "region",
+                           t.column("region").dictionary_encode()),  # dictionary encoding
+], ids=["order", "nullable", "float32", "dictionary"])
+def test_parquet_parts_that_differ_in_encoding_read_alike_in_both_readers(tmp_path, frame, second):
+    folder = _parts(tmp_path, frame, second)
+    read = io.read(folder).frame
+    assert list(read.columns) == list(frame.columns) and len(read) == len(frame)
+    scanned = io.scan(folder)
+    streamed = pa.Table.from_batches(
+        [batch.select(frame.columns) for batch in scanned.batches(list(frame.columns))])
+    assert streamed.num_rows == len(frame)
+    for column in frame.columns:
+        assert streamed.column(column).type.equals(scanned.schema.field(column).type)
+        assert streamed.column(column).to_pylist() == pa.array(read[column]).to_pylist()
+
+
+@pytest.mark.parametrize("second", [
+    lambda t: t.drop_columns(["b"]),
+    lambda t: t.append_column("extra", pa.array([1.0] * t.num_rows)),
+    lambda t: t.set_column(0, "a", t.column("a").cast(pa.string())),
+], ids=["missing", "extra", "text"])
+def test_parquet_parts_with_other_columns_are_refused_by_both_readers(tmp_path, frame, second):
+    folder = _parts(tmp_path, frame, second)
+    message = (f"{folder / 'part-1.parquet'}: its columns or types differ from"
+               f" {folder / 'part-0.parquet'}'s; the parts of a folder must share one schema.")
+    for reader in (io.read, io.scan):
+        with pytest.raises(InputError) as caught:
+            reader(folder)
+        assert str(caught.value) == message
+
+
+def test_a_csv_streams_a_column_whose_decimals_come_after_its_first_block(tmp_path):
+    k = np.arange(400_000) % 10  # 1.6 MB: past the 1 MB block the types are inferred from
+    path = tmp_path / "late.csv"
+    path.write_text("k,y\n" + "".join(f"{v},1\n" for v in k) + "7.5,1\n")
+    scanned = io.scan(path)
+    assert scanned.schema.field("k").type == pa.int64()  # the first block's
+    values = np.concatenate([b.column(0).to_numpy() for b in scanned.batches(["k"])])
+    assert values.dtype == np.float64 and values[-1] == 7.5 and values.size == 400_001
+
+
+def test_text_after_a_csvs_first_block_is_named_with_its_row(tmp_path):
+    path = tmp_path / "late.csv"
+    path.write_text("k,y\n" + "3,1\n" * 400_000 + "oops,1\n4,1\nx,1\n")
+    with pytest.raises(InputError) as caught:
+        list(io.scan(path).batches(["k", "y"]))
+    assert str(caught.value) == (
+        f"{path}: column 'k' mixes numbers and text: its first rows hold numbers, but 2 values"
+        " further on are not a number, first 'oops' in data row 400001; fix them or pass"
+        " --exclude k.")

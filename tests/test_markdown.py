@@ -210,3 +210,22 @@ def test_quiet_prints_only_the_one_line_verdict_whatever_else_is_written(run, pa
     assert result.stdout == render.verdict_line(shiftemp.Comparison.from_json(report.read_text())) + "\n"
     gate = run("compare", *pair, "-q", "--fail-on-retrain")
     assert gate.code == 1 and gate.stdout == result.stdout
+
+
+@pytest.mark.parametrize("name", ["we`ird.csv", "``two``.csv", "`start.csv", "end`.csv", " spaced .csv"])
+def test_a_backtick_in_a_path_keeps_its_code_span(name):
+    """`we`ird.csv` ended the code span at the name's own backtick; the fence is now longer than
+    any backtick run in the name, and spaced when the name starts or ends with one."""
+    from markdown_it import MarkdownIt
+
+    spans = re.findall(r"<code>(.*?)</code>", MarkdownIt().renderInline(render.code(name)))
+    assert spans == [name]
+
+
+def test_the_history_heading_shows_a_path_with_a_backtick_verbatim(run, pair, tmp_path):
+    from markdown_it import MarkdownIt
+
+    runs = tmp_path / "we`ird.jsonl"
+    assert run("compare", *pair, "--target", "y", "--history", runs, "-q").code == 0
+    heading = run("history", runs, "-f", "markdown").stdout.splitlines()[0]
+    assert f"<code>{runs}</code>" in MarkdownIt().render(heading)

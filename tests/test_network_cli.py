@@ -68,6 +68,8 @@ def test_engine_table_names_the_engine_type(files, capsys):
         ("--epochs", "0", "--epochs must be at least 1"),
         ("--max-rows", "0", "--max-rows must be at least 1; got 0."),
         ("--seed", "-1", "--seed must be an integer from 0 to 2^63 - 1; got -1."),
+        ("--scale", "1e80", "--scale 1e+80 is outside [1e-06, 1e+06]"),  # was a NaN traceback
+        ("--scale", "1e-300", "--scale 1e-300 is outside"),  # was a ZeroDivisionError
     ],
 )
 def test_engine_bad_options_exit_2_with_one_line(files, capsys, option, value, message):
@@ -145,3 +147,48 @@ def test_compare_mlp_needs_the_reference_data_not_a_profile(files, capsys, tmp_p
                          *FAST)
     assert code == 2 and out == ""
     assert f"the profile {profile} does not hold; compare the reference's data file" in err
+
+
+def test_engine_and_mlp_summaries_name_the_units_their_numbers_are_in(files, capsys):
+    """The networks train on a standardised target: the tables said so, the summary sentences
+    (built before the unit was corrected) said "squared target units"."""
+    code, out, _ = run(capsys, "engine", str(files["reference"]), *FAST, "-f", "json")
+    assert code == 0
+    report = json.loads(out)["activations"][0]
+    assert report["energy_unit"] == "squared standardised target units"
+    assert "squared standardised target units of loss" in report["summary"]
+    code, out, _ = run(capsys, "compare", str(files["reference"]), str(files["flipped"]),
+                       "--model", "mlp", *FAST, "-f", "json")
+    network = json.loads(out)["network"]
+    assert network["energy_unit"] == "squared standardised target units"
+    assert "squared standardised target units" in network["summary"]
+
+
+def test_mlp_keep_gives_no_refresh_advice(files, capsys):
+    """The layer summary advised refreshing the whole network under a KEEP verdict."""
+    code, out, _ = run(capsys, "compare", str(files["reference"]), str(files["same"]),
+                       "--model", "mlp", *FAST, "-f", "json")
+    report = json.loads(out)
+    assert code == 0 and report["recommendation"]["retrain"] is False
+    summary = report["network"]["summary"]
+    assert "refresh the whole network" not in summary and "alone is enough" not in summary
+    assert "the verdict is keep" in summary
+
+
+def test_tiny_data_is_refused_by_the_network_commands(capsys, tmp_path):
+    """Two rows: compare --model mlp failed in the data entropy's Cholesky factor (a
+    traceback); engine printed solver warnings and exited 0."""
+    tiny, more = tmp_path / "tiny.csv", tmp_path / "more.csv"
+    pd.DataFrame({"a": [0.1, 0.7], "b": [1.0, -2.0], "y": [0.3, 1.9]}).to_csv(tiny, index=False)
+    sine_frame(np.random.default_rng(1), 40).rename(columns={"x1": "a", "x2": "b"}).to_csv(
+        more, index=False)
+    code, out, err = run(capsys, "compare", str(tiny), str(more), "--model", "mlp", *FAST)
+    assert code == 2 and err.count("\n") == 1 and "too few to estimate the data's entropy" in err
+    code, out, err = run(capsys, "engine", str(tiny), "--loss", "mae", *FAST)
+    assert code == 2 and err.count("\n") == 1 and "2 usable rows for 3 model parameters" in err
+
+
+def test_mlp_refuses_a_batch_size_as_every_engine_does(files, capsys):
+    code, _, err = run(capsys, "compare", str(files["reference"]), str(files["same"]),
+                       "--model", "mlp", "--batch-size", "0")
+    assert code == 2 and "--batch-size must be a positive number of rows" in err

@@ -160,3 +160,43 @@ def test_json_rendering_parses_back(reports):
 def test_verdict_line(reports):
     report = reports["concept"]
     assert render.verdict_line(report) == f"RETRAIN (hot): {report.recommendation.reason}"
+
+
+def test_the_output_file_is_the_text_a_pipe_gets(reports):
+    """-o FILE used to hard-wrap the title and the verdict at 110 columns and pad every line
+    with spaces, where a pipe kept each on one line."""
+    import io
+
+    from rich.console import Console
+
+    report = reports["concept"]
+    text = render.render_text(report, Format.TABLE)
+    pipe = io.StringIO()
+    render.show(report, Format.TABLE, Console(file=pipe, width=110, force_terminal=False))
+    assert text == pipe.getvalue()
+    lines = text.splitlines()
+    assert render.verdict_line(report) in lines  # the verdict sentence whole, on one line
+    assert f"shiftemp compare: {report.reference.path} -> {report.shifted.path}" in lines
+    assert not [line for line in lines if line != line.rstrip()]
+
+
+@pytest.mark.parametrize("width", [40, 50, 60])
+def test_a_narrow_terminal_never_cuts_a_number(reports, width):
+    """rich shrank the numeric columns first and cut them to "+0.…"; the text columns shrink."""
+    import io
+
+    from rich.console import Console
+
+    report = reports["concept"]
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, force_terminal=True, color_system=None).print(render.table(report))
+    words = set(buffer.getvalue().split())
+    numbers = [render._num(c.shifted) for c in report.entropy.columns[:render.TOP_COLUMNS]]
+    numbers += [f"{c.delta:+.4g}" for c in report.entropy.columns[:render.TOP_COLUMNS]]
+    numbers += [cell for row in render.energy_rows(report) for cell in row[1:]]
+    assert numbers and all(number in words for number in numbers), (numbers, buffer.getvalue())
+    assert not any(word.endswith("…") and word[:1] in "+-0123456789" for word in words)
+    assert max(map(len, buffer.getvalue().splitlines())) <= width
+    wide = io.StringIO()
+    Console(file=wide, width=110, force_terminal=True, color_system=None).print(render.table(report))
+    assert "coefficient change" in wide.getvalue()  # wide enough: the headers stay on one line

@@ -556,3 +556,105 @@ def test_a_module_imported_beside_a_pass_is_imported_once_and_its_error_left_to_
     stream._import_beside("broken_module")  # nothing raised here
     with pytest.raises(RuntimeError, match="broken on purpose"):
         importlib.import_module("broken_module")
+
+
+# -- reading and types: both engines accept and refuse the same data alike ---------------------
+
+
+def _csv_pair(rng, tmp_path, new_text: str | None = None):
+    ref, new = mixed_frames(rng, n_ref=200, n_new=200, missing=False)
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    if new_text is None:
+        new.to_csv(tmp_path / "new.csv", index=False)
+    else:
+        (tmp_path / "new.csv").write_text(new_text)
+    return tmp_path / "ref.csv", tmp_path / "new.csv"
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+def test_a_header_only_csv_is_refused_alike_by_both_engines(rng, tmp_path, engine):
+    """The streaming engine read the header's empty (null-typed) columns as text, and said
+    "column 'a' is text in new.csv but numeric in ref.csv"."""
+    ref, new = _csv_pair(rng, tmp_path)
+    header = tmp_path / "hdr.csv"
+    header.write_text(ref.read_text().splitlines()[0] + "\n")
+    for pair in ((header, new), (ref, header)):
+        with pytest.raises(InputError,
+                           match=f"^{header}: the file has a header but no data rows.$"):
+            shiftemp.compare(*pair, target="y", engine=engine)
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+@pytest.mark.parametrize("column", ["a", "region"])  # numeric, text
+def test_a_csv_column_empty_in_one_file_is_refused_alike_by_both_engines(rng, tmp_path, engine,
+                                                                         column):
+    ref, new = _csv_pair(rng, tmp_path)
+    frame = pd.read_csv(new)
+    frame[column] = np.nan
+    frame.to_csv(new, index=False)
+    with pytest.raises(InputError, match=(
+            f"^{new}: every row has a missing or infinite value in column '{column}' \\(it has no"
+            f" values at all\\); fix the file or pass --exclude {column}.$")):
+        shiftemp.compare(ref, new, target="y", engine=engine)
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+def test_the_time_column_is_checked_alike_by_both_engines(rng, tmp_path, engine):
+    ref, new = _csv_pair(rng, tmp_path)
+    for target in ("y", None):  # given, or detected
+        with pytest.raises(OptionError, match="^--time-column 'y' is the target; name the column"):
+            shiftemp.compare(ref, new, target=target, time_column="y", engine=engine)
+    with pytest.raises(ColumnError, match=r"ref.csv has no column 'zz' \(named in --time-column\)"
+                       r".*Pass --time-column with one of them.$"):
+        shiftemp.compare(ref, new, target="y", time_column="zz", engine=engine)
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+def test_stray_words_in_a_numeric_feature_are_named_by_both_engines(rng, tmp_path, engine):
+    ref, new = _csv_pair(rng, tmp_path)
+    frame = pd.read_csv(new)
+    frame["a"] = frame["a"].astype(object)
+    frame.loc[[5, 9], "a"] = ["n/a?", "zz"]
+    frame.to_csv(new, index=False)
+    with pytest.raises(ColumnError, match=(
+            f"^{new}: column 'a' is numeric in {ref} but holds 2 values that are not a number,"
+            " first 'n/a\\?' in data row 6; fix them or pass --exclude a.$")):
+        shiftemp.compare(ref, new, target="y", engine=engine)
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+def test_a_class_target_of_zero_one_against_booleans_is_refused_by_both_engines(rng, tmp_path,
+                                                                              engine):
+    """Classes 0, 1, False, True matched nothing, and both engines said RETRAIN (hot)."""
+    ref, new = mixed_frames(rng, n_ref=200, n_new=200, missing=False)
+    ref["label"] = (ref["y"] > ref["y"].median()).astype(int)
+    new["label"] = new["y"] > new["y"].median()
+    for frame, name in ((ref, "ref"), (new, "new")):
+        frame.drop(columns="y").to_parquet(tmp_path / f"{name}.parquet", index=False)
+    with pytest.raises(ColumnError, match=(
+            "^the target 'label' is numeric in .*ref.parquet but text in .*new.parquet \\(labels"
+            " 'False', 'True'\\), so their classes cannot match; make its type agree in both"
+            " files.$")):
+        shiftemp.compare(tmp_path / "ref.parquet", tmp_path / "new.parquet", target="label",
+                         engine=engine)
+
+
+def test_decimals_and_differing_parts_give_the_in_memory_report(rng, tmp_path):
+    """A decimal feature was a text category with thousands of levels in both engines; a
+    folder whose parts differ in column order and width was refused by the streaming engine."""
+    import decimal
+
+    ref, new = mixed_frames(rng, n_ref=300, n_new=300, missing=False)
+    prices = pa.array([decimal.Decimal(f"{v:.2f}") for v in ref["a"]], pa.decimal128(10, 2))
+    table = pa.Table.from_pandas(ref, preserve_index=False)
+    table = table.set_column(table.schema.get_field_index("a"), "a", prices)
+    folder = tmp_path / "ref"
+    folder.mkdir()
+    pq.write_table(table.slice(0, 150), folder / "part-0.parquet")
+    second = table.slice(150)
+    second = second.set_column(0, second.column_names[0], second.column(0).cast(pa.float32()))
+    pq.write_table(second.select(list(reversed(second.column_names))), folder / "part-1.parquet")
+    memory = shiftemp.compare(folder, new, target="y", engine="memory")
+    streamed = shiftemp.compare(folder, new, target="y", engine="stream")
+    assert "a" in memory.model.features
+    assert differences(memory, streamed, rtol=1e-9) == []

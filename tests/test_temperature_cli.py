@@ -76,6 +76,14 @@ def test_cross_entropy_on_a_class_target(tmp_path, capsys):
         (("--draws", "5"), "--draws must be at least 100"),
         (("--seed", "-1"), "--seed must be an integer from 0 to 2^63 - 1; got -1."),
         (("--loss", "ce"), f"error: {SAMPLE}: the target 'target' has"),  # the file named once
+        # --model was ignored: a logistic model with mse ran a linear fit, mlp ran linear MSE
+        (("--model", "logistic", "--loss", "mse"), "--loss mse does not go with --model logistic"),
+        (("--model", "linear", "--loss", "ce"), "--loss ce does not go with --model linear"),
+        (("--model", "mlp"), "temperature fits a linear or logistic model"),
+        (("--model", "mlp", "--loss", "all"), "temperature fits a linear or logistic model"),
+        # beyond these the initialization's energies overflowed (tracebacks)
+        (("--scale", "1e300"), "--scale 1e+300 is outside [1e-06, 1e+06]"),
+        (("--init", "uniform", "--width", "1e300"), "--width 1e+300 is outside"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(capsys, argv, message):
@@ -110,3 +118,23 @@ def test_temperature_never_writes_over_its_input(capsys, tmp_path, monkeypatch):
     assert err == ("shiftemp: error: --output data.csv is the input data.csv; write the report"
                    " elsewhere, so the data stays as it was.\n")
     assert (tmp_path / "data.csv").read_bytes() == before
+
+
+def test_the_model_option_chooses_the_family_and_is_reported(capsys, tmp_path):
+    code, out, _ = run(capsys, "temperature", SAMPLE, "--model", "linear", "--loss", "all",
+                       "--init", "normal", "--draws", "1000", "-f", "json")
+    assert code == 0
+    run_json = json.loads(out)
+    assert run_json["options"]["model"] == "linear"
+    assert [r["loss"] for r in run_json["results"]] == ["mse", "mae"]
+
+
+def test_a_fit_through_every_row_is_refused(capsys, tmp_path):
+    """Two rows, three parameters: MAE's solver failed on the singular system (a traceback), MSE
+    reported a temperature set by the ridge alone."""
+    path = tmp_path / "tiny.csv"
+    pd.DataFrame({"a": [0.1, 0.7], "b": [1.0, -2.0], "y": [0.3, 1.9]}).to_csv(path, index=False)
+    for loss in ("mse", "mae"):
+        code, out, err = run(capsys, "temperature", str(path), "--loss", loss, "--draws", "500")
+        assert code == 2 and out == ""
+        assert err.count("\n") == 1 and "2 usable rows for 3 model parameters" in err
