@@ -327,7 +327,7 @@ def profile(
                 "--merge takes the options of the profiles it merges; drop --target, --features,"
                 " --exclude, --model and --loss."
             )
-        made = profiles.merge([profiles.load(path) for path in data])
+        made = profiles.merge([profiles.load(path) for path in data], batch_size=batch_size)
     else:
         if len(data) != 1:
             raise OptionError(

@@ -297,6 +297,13 @@ def compare(
                 f" {reference} does not hold; compare the reference's data file instead."
             )
         ref_source, new_source = as_source(reference, "reference"), as_source(shifted, "shifted")
+        if time_column is not None:  # else a missing one would be blamed on --exclude
+            from .calibration import check_time_column
+            from .dataset import resolve_target
+
+            columns = list(ref_source.frame.columns)
+            check_time_column(columns, time_column,
+                              resolve_target(columns, target, ref_source.path)[0], ref_source.path)
         parts, network = network_parts(
             ref_source, new_source, target=target, features=features, exclude=exclude,
             loss=loss, folds=folds, seed=seed, hidden=hidden, activation=Activation(activation),
@@ -312,6 +319,12 @@ def compare(
             available = resources.available_memory()
             if available is not None and memory_need(reference, shifted)[0] > available / 2:
                 chosen = Engine.STREAM.value
+        if calibrate and stream.is_profile(reference):
+            raise OptionError(
+                f"--calibrate splits the reference's own rows, which the profile {reference}"
+                " does not hold; compare the reference's data file with --engine memory, or"
+                " drop --calibrate."
+            )
         if chosen != Engine.MEMORY.value and calibrate:
             raise OptionError(
                 f"--calibrate runs on the in-memory engine, and these inputs would use --engine"

@@ -449,3 +449,22 @@ def test_an_output_name_too_long_is_one_error_line(run, pairs, tmp_path, command
     assert result.code == 2
     assert one_error_line(result.stderr).endswith(": cannot write the report there: File name too long.")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command, hint", [
+    ("compare", "use --engine stream (bounded memory)"),
+    ("engine", "train on fewer rows (--max-rows) or a smaller network (--hidden)"),
+    ("temperature", "use fewer --draws"),
+])
+def test_running_out_of_memory_names_the_commands_own_options(run, monkeypatch, tmp_path, command, hint):
+    """engine and temperature were told to use --engine stream, an option they do not have."""
+    from shiftemp import cli
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(cli.typer.main, "get_command", lambda app: type(
+        "Command", (), {"main": staticmethod(exhausted)})())
+    result = run(command, "data.csv")
+    assert result.code == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"shiftemp: error: out of memory; {hint}")

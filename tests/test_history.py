@@ -389,3 +389,20 @@ def test_a_history_name_too_long_is_an_input_error(tmp_path):
     path = tmp_path / ("a" * 260 + ".jsonl")
     with pytest.raises(shiftemp.ShiftempError, match="cannot append the run: File name too long"):
         history.check(path)
+
+
+def test_last_applies_to_the_json_records_too(run, report, tmp_path):
+    """--help says "the last N runs"; the JSON output printed every record."""
+    runs = tmp_path / "runs.jsonl"
+    for i in range(4):
+        append(runs, dict(record(report), time=f"2026-01-0{i + 1}T00:00:00+00:00"))
+    result = run("history", runs, "-f", "json", "--last", "2")
+    assert result.code == 0
+    assert [item["time"][:10] for item in json.loads(result.stdout)] == ["2026-01-03", "2026-01-04"]
+
+
+def test_a_negative_last_leaves_no_page_behind(run, report, tmp_path):
+    runs, page = tmp_path / "runs.jsonl", tmp_path / "trend.html"
+    append(runs, record(report))
+    result = run("history", runs, "--last", "-1", "--html", page)
+    assert result.code == 2 and not page.exists()

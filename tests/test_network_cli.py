@@ -192,3 +192,10 @@ def test_mlp_refuses_a_batch_size_as_every_engine_does(files, capsys):
     code, _, err = run(capsys, "compare", str(files["reference"]), str(files["same"]),
                        "--model", "mlp", "--batch-size", "0")
     assert code == 2 and "--batch-size must be a positive number of rows" in err
+
+
+def test_mlp_names_a_missing_time_column_as_such(files, capsys):
+    """It was blamed on --exclude, where the time column is put."""
+    code, _, err = run(capsys, "compare", str(files["reference"]), str(files["same"]),
+                       "--model", "mlp", "--time-column", "nope")
+    assert code == 2 and "(named in --time-column)" in err

@@ -376,3 +376,21 @@ def test_hints_with_a_profile_are_ones_that_work(files, tmp_path):
     with pytest.raises(shiftemp.errors.ColumnError,
                        match="has no column 'region' .*Rebuild the profile with --exclude region"):
         shiftemp.compare(tmp_path / "ref.shiftemp", without)
+
+
+def test_calibrate_against_a_profile_says_what_works(run, tmp_path):
+    """It said "pass --engine memory", which a profile refuses."""
+    from conftest import regression_frame
+
+    rng = np.random.default_rng(3)
+    ref, new = tmp_path / "ref.parquet", tmp_path / "new.parquet"
+    regression_frame(rng, 300).to_parquet(ref)
+    regression_frame(rng, 300).to_parquet(new)
+    assert run("profile", ref, "--target", "y", "-o", tmp_path / "p.shiftemp", "-q").code == 0
+    result = run("compare", tmp_path / "p.shiftemp", new, "--calibrate")
+    assert result.code == 2
+    assert "compare the reference's data file with --engine memory" in result.stderr
+    merged = run("profile", "--merge", tmp_path / "p.shiftemp", tmp_path / "p.shiftemp", "-o",
+                 tmp_path / "m.shiftemp", "--batch-size", "0")
+    assert merged.code == 2 and "--batch-size must be a positive number" in merged.stderr
+    assert not (tmp_path / "m.shiftemp").exists()
