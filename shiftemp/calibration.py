@@ -37,7 +37,7 @@ from .defaults import DEFAULT_SPLITS, check_splits
 from .energy import cross_fitted_loss, row_folds
 from .entropy import data_entropy_change, parameter_entropy_change
 from .errors import ColumnError, InputError, OptionError
-from .models import Family, Loss, Model
+from .models import Family, Loss, Model, accurate_mean
 from .report import Calibration, NullSpread, Temperature
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def _split(pair: Pair, family: Family, loss: Loss, folds: int, seed: int, parame
     y_old, y_new = old_side.y, new_side.y
     scale = None
     if family is Family.LINEAR:
-        scale = (float(y_old.mean()), float(y_old.std()) or 1.0)
+        scale = (float(accurate_mean(y_old)), float(y_old.std()) or 1.0)
     fold = row_folds(D_new, y_new, pair.feature_names, scale, folds, seed)
     before = old.loss_per_row_design(D_new, y_new)
     difference = cross_fitted_loss(old, D_new, y_new, fold, folds) - before

@@ -91,6 +91,16 @@ def magnitude_units(X: np.ndarray) -> np.ndarray | None:
     return unit
 
 
+def accurate_mean(X: np.ndarray, axis: int = 0) -> np.ndarray:
+    """The mean of ``X`` along ``axis``, in practice the correctly rounded one: the rough mean
+    plus the mean of the residuals about it. A plain mean's last bit depends on the order of the
+    rows; the centre of a column far from zero (epoch seconds) sets the fold hash's grid, where
+    that bit moves rows between folds. The streaming engine's merged means agree
+    (``stream.Moments``)."""
+    rough = np.mean(X, axis=axis, keepdims=True)
+    return (rough + np.mean(X - rough, axis=axis, keepdims=True)).squeeze(axis)
+
+
 def standardisation(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Centre and scale of the columns of ``X`` (n, d): means and population standard deviations.
 
@@ -100,9 +110,9 @@ def standardisation(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     unit = magnitude_units(X)
     if unit is not None:
         Xu = X / unit
-        centre, scale = Xu.mean(axis=0) * unit, Xu.std(axis=0) * unit
+        centre, scale = accurate_mean(Xu) * unit, Xu.std(axis=0) * unit
     else:
-        centre, scale = X.mean(axis=0), X.std(axis=0)
+        centre, scale = accurate_mean(X), X.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     return centre, scale
 

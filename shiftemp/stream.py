@@ -111,13 +111,30 @@ HELD_TOL = 1e-8
 # statistics that merge
 
 
+def two_sum(a, b):
+    """``(s, e)``: ``s = fl(a + b)`` and the rounding error, ``s + e = a + b`` exactly (Knuth's
+    TwoSum; element-wise on arrays)."""
+    s = a + b
+    b_part = s - a
+    return s, (a - (s - b_part)) + (b - b_part)
+
+
 @dataclass
 class Moments:
-    """Count, means (m,) and co-moment (m, m), ``sum (x - mean)(x - mean)'``, of m columns."""
+    """Count, means (m,) and co-moment (m, m), ``sum (x - mean)(x - mean)'``, of m columns.
+
+    ``low`` (m,) is what rounding left out of ``mean`` (None: nothing), carried through merges:
+    the mean of many batches stays the correctly rounded mean of their rows, whatever the
+    batches, as the in-memory engine's (:func:`shiftemp.models.accurate_mean`). The reference's
+    means centre the fold hash's grid, so on a column far from zero (epoch seconds: 1.7e9, spread
+    an hour) a last-bit difference between the engines, or between two row orders, would move
+    rows to other folds.
+    """
 
     count: int
     mean: np.ndarray
     comoment: np.ndarray
+    low: np.ndarray | None = None
 
     @classmethod
     def empty(cls, m: int) -> "Moments":
@@ -127,26 +144,32 @@ class Moments:
     def of_rows(cls, values_t: np.ndarray, mean: np.ndarray | None = None) -> "Moments":
         """Moments of the n columns of ``values_t`` (m, n)."""
         n = values_t.shape[1]
+        low = None
         if mean is None:
-            mean = values_t.mean(axis=1)
+            rough = values_t.mean(axis=1)
+            mean, low = two_sum(rough, (values_t - rough[:, None]).mean(axis=1))
         centred = values_t - mean[:, None]
-        return cls(n, mean, centred @ centred.T)
+        return cls(n, mean, centred @ centred.T, low)
+
+    def _low(self) -> np.ndarray:
+        return np.zeros_like(self.mean) if self.low is None else self.low
 
     def widen(self, m: int) -> "Moments":
         """Pad to m columns with zero columns (indicators of categories not seen so far)."""
         k = self.mean.shape[0]
         if k == m:
             return self
-        mean = np.zeros(m)
-        mean[:k] = self.mean
+        mean, low = np.zeros(m), np.zeros(m)
+        mean[:k], low[:k] = self.mean, self._low()
         comoment = np.zeros((m, m))
         comoment[:k, :k] = self.comoment
-        return Moments(self.count, mean, comoment)
+        return Moments(self.count, mean, comoment, low)
 
     def take(self, index: np.ndarray) -> "Moments":
         """The moments of columns ``index`` (-1: a column of zeros)."""
         widened = self.widen(self.mean.shape[0] + 1)
-        return Moments(self.count, widened.mean[index], widened.comoment[np.ix_(index, index)])
+        return Moments(self.count, widened.mean[index], widened.comoment[np.ix_(index, index)],
+                       widened._low()[index])
 
     def merge(self, other: "Moments") -> "Moments":
         """Chan, Golub and LeVeque's parallel update: the moments of both sets of rows."""
@@ -156,10 +179,14 @@ class Moments:
             return other
         a, b = self.count, other.count
         n = a + b
-        delta = other.mean - self.mean
+        # the means' difference and the new mean in twice the precision: a plain update rounds
+        # at the mean's last bit on every merge
+        gap, gap_low = two_sum(other.mean, -self.mean)
+        delta = gap + (gap_low + (other._low() - self._low()))
+        mean, rounding = two_sum(self.mean, delta * (b / n))
+        mean, low = two_sum(mean, self._low() + rounding)
         return Moments(
-            n, self.mean + delta * (b / n),
-            self.comoment + other.comoment + np.outer(delta, delta) * (a * b / n),
+            n, mean, self.comoment + other.comoment + np.outer(delta, delta) * (a * b / n), low,
         )
 
 
@@ -742,7 +769,8 @@ class SideStats:
             return False
         offset = G[0, 1:] / n
         comoment = G[1:, 1:] - n * np.outer(offset, offset)
-        self.moments = moments.merge(Moments(n, shift + offset, comoment))
+        mean, low = two_sum(shift, offset)  # the batch's mean to twice the precision
+        self.moments = moments.merge(Moments(n, mean, comoment, low))
         self._keys = finish_spread(spread.total, self._hash_scratch(n))
         return True
 

@@ -35,7 +35,7 @@ from .errors import (
     column_names,
 )
 from .explain import explain_energy
-from .models import Family, Loss, Model, check_loss
+from .models import Family, Loss, Model, accurate_mean, check_loss
 from .report import Comparison, InputSummary, ModelSummary, Run
 from .temperature import temperature
 
@@ -386,7 +386,7 @@ def compare(
     y_ref, y_new = pair.reference.y, pair.shifted.y
     target_scale = None
     if family is Family.LINEAR:
-        target_scale = (float(y_ref.mean()), float(y_ref.std()) or 1.0)
+        target_scale = (float(accurate_mean(y_ref)), float(y_ref.std()) or 1.0)
     fold = row_folds(D_new, y_new, pair.feature_names, target_scale, folds, seed)
     m = spread_size(D_new.shape[1], spread_rows)
     spread = (
