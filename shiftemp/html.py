@@ -672,7 +672,9 @@ def comparison_html(report: Comparison) -> str:
     ]
     if report.run is not None:
         footer.append(f"shiftemp {report.run.shiftemp_version}, started {report.run.started},"
-                      f" {report.run.seconds:g} s on {report.run.host}; report schema {report.schema_version}")
+                      f" {report.run.seconds:g} s on {report.run.host}"
+                      + (f", engine {report.run.engine}" if report.run.engine else "")
+                      + f"; report schema {report.schema_version}")
     parts.append("<footer>" + "<br>".join(escape(line) for line in footer) + "</footer>")
     title = f"shiftemp: {r.verdict.upper()} ({r.shift_class}): {report.reference.path} -> {report.shifted.path}"
     return _page(title, "".join(parts))

@@ -128,7 +128,8 @@ def _footer(report: Comparison) -> list[str]:
         f"model: {m.family}/{m.loss}, {m.n_params} parameters, ridge {m.ridge:g};"
         f" target '{report.target}'",
         f"rows used: reference {report.reference.rows_used:,} of {report.reference.rows:,},"
-        f" shifted {report.shifted.rows_used:,} of {report.shifted.rows:,}",
+        f" shifted {report.shifted.rows_used:,} of {report.shifted.rows:,}"
+        + (f"; engine {report.run.engine}" if report.run is not None and report.run.engine else ""),
     ]
     return lines
 

@@ -245,6 +245,9 @@ class Run:
     started: str
     seconds: float
     host: str
+    #: the engine that ran (memory, stream or dask): what --engine auto chose; "" in reports
+    #: of versions that did not record it
+    engine: str = ""
 
 
 @dataclass(frozen=True)

@@ -311,7 +311,8 @@ def compare(
         )
         options |= {"hidden": list(hidden), "activation": Activation(activation).value,
                     "epochs": epochs}
-        return with_output_layer_advice(_report(parts, options, min_gain, started, stamp), network)
+        return with_output_layer_advice(
+            _report(parts, options, min_gain, started, stamp, Engine.MEMORY.value), network)
     if engine is not Engine.MEMORY or stream.is_profile(reference):
         chosen = stream.choose_engine(engine.value, reference, shifted)
         if chosen == Engine.MEMORY.value and engine is Engine.AUTO:
@@ -347,7 +348,13 @@ def compare(
             )
             if not checksum:
                 parts["notes"].append(NO_CHECKSUM)
-            return _report(parts, options, min_gain, started, stamp)
+            if engine is Engine.AUTO and not stream.is_profile(reference):
+                parts["notes"].append(
+                    f"--engine auto chose the {chosen} engine (inputs of more than 2M rows, or"
+                    " too big for half the free memory): its figures are the in-memory engine's"
+                    " up to rounding, without the Type I rows (T_I)"
+                )
+            return _report(parts, options, min_gain, started, stamp, chosen)
     from . import calibration as _calibration
 
     need, names = memory_need(reference, shifted)
@@ -424,10 +431,11 @@ def compare(
             splits=calibration_splits, time_column=time_column,
             rng=np.random.default_rng([seed, 0xCA1]),
         )
-    return _report(parts, options, min_gain, started, stamp)
+    return _report(parts, options, min_gain, started, stamp, Engine.MEMORY.value)
 
 
-def _report(parts: dict, options: dict, min_gain: float, started: float, stamp: str) -> Comparison:
+def _report(parts: dict, options: dict, min_gain: float, started: float, stamp: str,
+            engine: str) -> Comparison:
     """The :class:`Comparison` of an engine's ``parts``: summaries, model, energy, entropy,
     notes; the temperature and the recommendation follow from them."""
     energy, entropy_change = parts["energy"], parts["entropy"]
@@ -451,7 +459,7 @@ def _report(parts: dict, options: dict, min_gain: float, started: float, stamp: 
         notes=tuple(notes),
         run=Run(
             shiftemp_version=__version__, started=stamp,
-            seconds=round(time.perf_counter() - started, 3), host=platform.node(),
+            seconds=round(time.perf_counter() - started, 3), host=platform.node(), engine=engine,
         ),
         explanation=parts.get("explanation"),
         calibration=parts.get("calibration"),

@@ -351,3 +351,16 @@ def test_model_fits_frames_and_refuses_missing_values(rng):
         Model().fit(X, y)
     with pytest.raises(ValueError, match=r"X must be \(n, d\)"):
         Model().fit(X[:, 0], y)
+
+
+def test_least_absolute_deviations_on_a_constant_column_warn_nothing(rng):
+    """A constant feature standardises to a zero column that only the ridge holds up: scipy
+    warned of an ill-conditioned matrix at every IRLS step (hundreds of stderr lines)."""
+    import warnings
+
+    X, y = linear_data(rng, n=120)
+    X = np.column_stack([X, np.full(len(X), 3.0)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        params = Model(loss=Loss.MAE).fit(X, y).params_
+    assert np.isfinite(params).all() and abs(params[-1]) < 1e-6

@@ -85,7 +85,7 @@ def test_json_fields(reports):
     }
     assert data["reference"]["format"] == "dataframe" and data["reference"]["rows"] == 400
     assert data["recommendation"]["retrain"] is True
-    assert set(data["run"]) == {"shiftemp_version", "started", "seconds", "host"}
+    assert set(data["run"]) == {"shiftemp_version", "started", "seconds", "host", "engine"}
     assert data["run"]["shiftemp_version"] == shiftemp.__version__
 
 

@@ -699,3 +699,24 @@ def test_merged_moments_keep_the_correctly_rounded_mean(rng):
 
     assert np.array_equal(accurate_mean(values, axis=1), exact)
     assert np.array_equal(accurate_mean(values[:, ::-1], axis=1), exact)
+
+
+def test_the_report_says_which_engine_ran(tmp_path, monkeypatch):
+    """--engine auto switched to the streaming engine without a word (and its report lacks the
+    Type I rows)."""
+    rng = np.random.default_rng(4)
+    ref, new = tmp_path / "ref.parquet", tmp_path / "new.parquet"
+    for path in (ref, new):
+        pd.DataFrame({"x": rng.normal(size=400), "y": rng.normal(size=400)}).to_parquet(path)
+    from shiftemp import typetwo
+
+    in_memory = shiftemp.compare(ref, new, target="y", engine="auto")
+    monkeypatch.setattr(typetwo, "AUTO_STREAM_ROWS", 300)  # these files are "big" now
+    streamed = shiftemp.compare(ref, new, target="y", engine="auto")
+    assert (streamed.run.engine, in_memory.run.engine) == ("stream", "memory")
+    assert any(note.startswith("--engine auto chose the stream engine") for note in streamed.notes)
+    assert not any("--engine auto" in note for note in in_memory.notes)
+    assert shiftemp.Comparison.from_json(streamed.to_json()).run.engine == "stream"
+    from shiftemp import render
+
+    assert "; engine stream" in render.render_text(streamed, "table")
