@@ -427,7 +427,15 @@ def read(path: str | os.PathLike, checksum: bool = True) -> Source:
     """Read one input into a pandas frame, with its format and SHA-256 (empty without
     ``checksum``: hashing reads every byte once more)."""
     path = Path(path)
-    table = read_table(path)
+    try:
+        before = identities(path)
+    except OSError:  # read_table names what is wrong with it
+        before = None
+    try:
+        table = read_table(path)
+    except InputError:
+        _changed_since(path, before)  # a file replaced while it was read is not corrupt
+        raise
     try:
         try:
             frame = table.to_pandas()
@@ -440,7 +448,19 @@ def read(path: str | os.PathLike, checksum: bool = True) -> Source:
         raise InputError(
             f"{path}: cannot convert its columns to a table: {reason_of(exc)}") from exc
     digest = sha256(path) if checksum else ""
+    _changed_since(path, before)  # the frame and the checksum would be of different versions
     return Source(frame=frame, path=str(path), format=data_format(path), sha256=digest)
+
+
+def _changed_since(path: Path, before) -> None:
+    """Refuse an input whose files are no longer those of :func:`identities` ``before``."""
+    try:
+        same = before is not None and before == identities(path)
+    except OSError:
+        same = False
+    if before is not None and not same:
+        raise InputError(f"{path}: the file changed while it was read; read it again once it is"
+                         " written.")
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -568,7 +588,33 @@ def float_values(array: pa.Array) -> np.ndarray:
 WHOLE_GROUP_BYTES = 256 * 2 ** 20
 
 
-def _mapped_group(path: str, meta, group: int, columns: list[str], size: int) -> pa.Table:
+def file_identity(path: str | os.PathLike) -> tuple[int, int, int]:
+    """What tells one version of a file from another: inode, size, modification time (ns). A
+    writer that replaces the file by a rename changes the inode; one that rewrites it in place,
+    the time."""
+    found = os.stat(path)
+    return found.st_ino, found.st_size, found.st_mtime_ns
+
+
+def identities(path: Path) -> tuple:
+    """:func:`file_identity` of an input: of each parquet part of a folder."""
+    files = parquet_parts(path) if path.is_dir() else [path]
+    return tuple((str(f), file_identity(f)) for f in files)
+
+
+def check_unchanged(path: str | os.PathLike, identity) -> None:
+    """Refuse a file that is no longer the version first opened (``identity``): the passes over
+    it, and its checksum, would describe different data in one report."""
+    try:
+        same = identity is None or file_identity(path) == identity
+    except OSError:  # removed (or moved away) since
+        same = False
+    if not same:
+        raise InputError(f"{path}: the file changed while it was read; read it again once it is"
+                         " written.")
+
+
+def _mapped_group(path: str, meta, group: int, columns: list[str], identity) -> pa.Table:
     """Row group ``group`` of a parquet file, decoded from a memory map of the file that lives
     as long as the group's pages are read.
 
@@ -577,12 +623,11 @@ def _mapped_group(path: str, meta, group: int, columns: list[str], size: int) ->
     per group, not once per file, keeps the pages read resident only while their group is
     decoded (a whole file's mapping would count them all in the peak RSS).
 
-    ``size``: the file's size when it was opened. A file that shrinks while it is mapped would
-    end the process (SIGBUS) where a read() fails: one that has changed size is refused before
-    it is mapped (a writer that replaces the file by a rename leaves the old one readable)."""
-    if os.stat(path).st_size != size:
-        raise InputError(f"{path}: the file changed while it was read; read it again once it is"
-                         " written.")
+    ``identity``: the file's :func:`file_identity` when it was opened. A file that shrinks
+    while it is mapped would end the process (SIGBUS) where a read() fails, and one replaced
+    between groups would mix two versions in one report: either is refused before the group is
+    mapped."""
+    check_unchanged(path, identity)
     try:
         mapped = pa.memory_map(path)
     except OSError:  # a file system that cannot map files: the group is read
@@ -597,9 +642,13 @@ def _mapped_group(path: str, meta, group: int, columns: list[str], size: int) ->
 
 
 def _parquet_batches(path: str, columns: list[str], batch_size: int,
-                     row_groups: tuple[int, ...] | None):
+                     row_groups: tuple[int, ...] | None, identity=None):
+    """``identity``: the file's :func:`file_identity` when the input was opened (default: now),
+    checked before each row group."""
+    if identity is None:
+        identity = file_identity(path)
+    check_unchanged(path, identity)  # the footer below must be that version's
     # pre_buffer=True (pyarrow's default) holds the whole file in memory
-    file_size = os.stat(path).st_size
     reader = pq.ParquetFile(path, pre_buffer=False)
     meta = reader.metadata
     share = min(len(columns), meta.num_columns) / max(meta.num_columns, 1)
@@ -609,9 +658,10 @@ def _parquet_batches(path: str, columns: list[str], batch_size: int,
         # reading the group raises an OSError we can report
         decoded = meta.row_group(g).total_byte_size * share
         if decoded <= WHOLE_GROUP_BYTES:
-            yield from _mapped_group(path, meta, g, columns, file_size).to_batches(
+            yield from _mapped_group(path, meta, g, columns, identity).to_batches(
                 max_chunksize=batch_size)
         else:
+            check_unchanged(path, identity)
             # one decoding thread: the other cores compute on the batches already decoded
             yield from reader.iter_batches(batch_size=batch_size, columns=columns,
                                            row_groups=[g], use_threads=False)
@@ -627,6 +677,9 @@ class Partition:
     row_groups: tuple[int, ...] | None = None
     table: pa.Table | None = None
     schema: pa.Schema | None = None
+    #: the file's :func:`file_identity` when the input was opened: every pass reads that
+    #: version or stops
+    identity: tuple[int, int, int] | None = None
 
     def batches(self, columns: list[str], batch_size: int | None = None):
         """Record batches of ``columns``, ``batch_size`` rows at most (default
@@ -641,7 +694,8 @@ class Partition:
                 # pre_buffer=True (pyarrow's default) holds the whole file in memory; one
                 # decoding thread: the other core computes on the batches already decoded, and
                 # pyarrow's pool would compete with it (measured: 20% slower passes)
-                batches = _parquet_batches(self.path, columns, batch_size, self.row_groups)
+                batches = _parquet_batches(self.path, columns, batch_size, self.row_groups,
+                                           self.identity)
             else:
                 yield from self._csv_batches(columns, batch_size)
                 return
@@ -653,6 +707,8 @@ class Partition:
         except InputError:
             raise
         except (pa.ArrowException, OSError, ValueError) as exc:
+            if self.kind != "table":  # a file replaced while it was read is not corrupt
+                check_unchanged(self.path, self.identity)
             raise InputError(
                 f"{self.path}: cannot read it as {self.kind}: {reason_of(exc)}") from exc
 
@@ -662,10 +718,12 @@ class Partition:
         options = pacsv.ConvertOptions(column_types=self.schema, include_columns=columns)
         block = pacsv.ReadOptions(block_size=max(1 << 20, batch_size * 64))
         try:
+            check_unchanged(self.path, self.identity)
             with csv_input(self.path, self.kind) as source, pacsv.open_csv(
                 source, read_options=block, convert_options=options
             ) as reader:
                 yield from reader
+            check_unchanged(self.path, self.identity)  # the open file may have been the next one
         except pa.ArrowInvalid as exc:
             # the types come from the file's first block: text further down a numeric column
             found = re.match(r"In CSV column #(\d+): CSV conversion error to \w+: ", str(exc))
@@ -739,17 +797,29 @@ class Scan:
         for part in self.partitions:
             if part.kind == "parquet":
                 groups = pq.ParquetFile(part.path).metadata.num_row_groups
-                parts += [Partition(part.path, "parquet", (g,), schema=part.schema)
-                          for g in range(groups)]
+                parts += [Partition(part.path, "parquet", (g,), schema=part.schema,
+                                    identity=part.identity) for g in range(groups)]
             else:
                 parts.append(part)
         return tuple(parts)
 
     def sha256(self) -> str:
-        """The input's SHA-256 (as in :func:`read`); empty for an in-memory table."""
+        """The input's SHA-256 (as in :func:`read`); empty for an in-memory table. The files
+        hashed must be the versions the passes read."""
         if self.digest is not None:
             return self.digest
-        return sha256(self.file) if self.file is not None else ""
+        if self.file is None:
+            return ""
+        self.check_unchanged()
+        digest = sha256(self.file)
+        self.check_unchanged()
+        return digest
+
+    def check_unchanged(self) -> None:
+        """Refuse an input whose files are no longer the versions first opened."""
+        for part in self.partitions:
+            if part.kind != "table":
+                check_unchanged(part.path, part.identity)
 
     @property
     def size_bytes(self) -> int:
@@ -803,6 +873,7 @@ def scan(data, name: str = "data") -> Scan:
     try:
         if kind in ("parquet", "parquet-directory"):
             files = parquet_parts(path) if kind == "parquet-directory" else [path]
+            found = [file_identity(f) for f in files]  # before the footers are read
             metas, schemas = [], []
             for f in files:
                 try:
@@ -816,18 +887,22 @@ def scan(data, name: str = "data") -> Scan:
             rows = sum(meta.metadata.num_rows for meta in metas)
             # each part read in the common schema where its own differs from it
             parts = tuple(
-                Partition(str(f), "parquet", schema=None if own.equals(schema) else schema)
-                for f, own in zip(files, (meta.schema_arrow for meta in metas))
+                Partition(str(f), "parquet", schema=None if own.equals(schema) else schema,
+                          identity=identity)
+                for f, own, identity in zip(files, (meta.schema_arrow for meta in metas), found)
             )
+            for part in parts:
+                check_unchanged(part.path, part.identity)
             return Scan(str(path), kind, schema, rows, parts, path)
         import pyarrow.csv as pacsv
 
+        identity = file_identity(path)
         with csv_input(path, kind) as source, pacsv.open_csv(source) as reader:
             schema = reader.schema
         check_unique_names(schema.names, path)
         check_text(schema, path)
-        return Scan(str(path), kind, schema, None,
-                    (Partition(str(path), kind, schema=csv_read_schema(schema)),), path)
+        return Scan(str(path), kind, schema, None, (Partition(
+            str(path), kind, schema=csv_read_schema(schema), identity=identity),), path)
     except InputError:
         raise
     except (pa.ArrowException, OSError, ValueError) as exc:

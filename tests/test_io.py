@@ -484,3 +484,59 @@ def test_text_after_a_csvs_first_block_is_named_with_its_row(tmp_path):
         f"{path}: column 'k' mixes numbers and text: its first rows hold numbers, but 2 values"
         " further on are not a number, first 'oops' in data row 400001; fix them or pass"
         " --exclude k.")
+
+
+def _same_size_versions(tmp_path):
+    """Two versions of one parquet file of exactly the same size (no compression, no
+    dictionary, no statistics): a size check cannot tell them apart."""
+    import pyarrow.parquet as pq
+
+    paths = []
+    for seed in (0, 1):
+        values = np.random.default_rng(seed).normal(size=(2, 5000))
+        table = pa.table({"x": values[0], "y": values[1]})
+        path = tmp_path / f"v{seed}.parquet"
+        pq.write_table(table, path, compression="none", use_dictionary=False,
+                       write_statistics=False, row_group_size=1000)
+        paths.append(path)
+    assert paths[0].stat().st_size == paths[1].stat().st_size
+    return paths
+
+
+def test_a_file_replaced_between_passes_stops_the_stream(tmp_path):
+    """Replaced by a rename with a file of the same size, it was read as the new version by the
+    next pass (and hashed as either): a report of two versions, exit 0."""
+    import shutil
+
+    first, second = _same_size_versions(tmp_path)
+    target = tmp_path / "data.parquet"
+    shutil.copy(first, target)
+    scan = io.scan(target)
+    assert sum(batch.num_rows for batch in scan.batches(["x", "y"])) == 5000
+    staged = tmp_path / ".staged"
+    shutil.copy(second, staged)
+    os.replace(staged, target)
+    with pytest.raises(InputError, match="data.parquet: the file changed while it was read"):
+        list(scan.batches(["x", "y"]))
+    with pytest.raises(InputError, match="the file changed while it was read"):
+        scan.sha256()
+
+
+def test_a_file_replaced_while_the_in_memory_engine_hashes_it_is_refused(tmp_path, monkeypatch):
+    import shutil
+
+    first, second = _same_size_versions(tmp_path)
+    target = tmp_path / "data.parquet"
+    shutil.copy(first, target)
+    hashed = io.sha256
+
+    def hash_then_replace(path):
+        digest = hashed(path)
+        staged = tmp_path / ".staged"
+        shutil.copy(second, staged)
+        os.replace(staged, target)
+        return digest
+
+    monkeypatch.setattr(io, "sha256", hash_then_replace)
+    with pytest.raises(InputError, match="data.parquet: the file changed while it was read"):
+        io.read(target)
