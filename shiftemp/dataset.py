@@ -172,13 +172,26 @@ def nested_in_frame(frame: pd.DataFrame, columns: list[str]) -> set[str]:
     return found
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def exclude_hint(column: str, why: str) -> str:
+    """"pass --exclude COLUMN{why}.", or, for a name the option cannot carry (empty, as a CSV
+    line's trailing comma makes it, blank, or holding a comma), the --features way round it."""
+    if column.strip() and "," not in column and column == column.strip():
+        return f"pass --exclude {column}{why}."
+    return (f"its name {column!r} cannot be given to --exclude; pass --features with the"
+            " columns to compare instead.")
+
+
 def refuse_nested(nested: set[str], target: str, features: list[str], name: str) -> None:
     """A nested column (:func:`nested_in_schema`, :func:`nested_in_frame`) is neither a feature
     nor the target: one row's value is a whole collection, with no order or number to model."""
     for column in [target, *features]:
         if column in nested:
             role, fix = (("the target", "pass --target with another column") if column == target
-                         else ("a feature", f"pass --exclude {column}"))
+                         else ("a feature", exclude_hint(column, "").rstrip(".")))
             raise ColumnError(
                 f"{name}: column '{column}' holds nested values (lists, structs or maps), which"
                 f" cannot be {role}; {fix}."
@@ -243,7 +256,7 @@ def check_column_names(columns: list, name: str, needed: list[str], what: dict[s
         if column not in columns:
             fix = (
                 "Pass --target with one of them." if what.get(column) == "the target"
-                else f"Pass --exclude {column} to compare without it."
+                else _sentence(exclude_hint(column, " to compare without it"))
             )
             raise ColumnError(
                 f"{name} has no column '{column}' ({what.get(column, 'a feature')}). Its columns:"

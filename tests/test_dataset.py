@@ -300,3 +300,22 @@ def test_a_few_words_in_a_numeric_class_target_are_named(rng):
         prepare(a, b, names=("old.csv", "new.csv"))
     b.loc[58, "label"] = "0"  # labels that are numbers are the same classes
     assert prepare(a, b).classes == ("0", "1")
+
+
+@pytest.mark.parametrize("column, hint", [
+    ("Tags", "Pass --exclude Tags to compare without it."),
+    ("", "Its name '' cannot be given to --exclude; pass --features with the columns to compare"
+         " instead."),
+    ("a,b", "Its name 'a,b' cannot be given to --exclude;"),
+])
+def test_a_missing_features_hint_is_one_the_command_line_can_follow(tmp_path, column, hint):
+    """A CSV whose lines end with a comma has a column named ''; the error told the user to
+    pass "--exclude " (nothing), which --exclude refuses."""
+    import shiftemp
+
+    ref = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], column: [1.0, 0.0, 1.0, 0.0],
+                        "y": [1.0, 3.0, 2.0, 5.0]})
+    new = ref.drop(columns=[column])
+    with pytest.raises(shiftemp.ShiftempError) as caught:
+        shiftemp.compare(ref, new, target="y", engine="memory")
+    assert hint in str(caught.value)
