@@ -52,6 +52,28 @@ async def _identity(address: str, timeout: float) -> dict:
         comm.abort()
 
 
+def _run_apart(coroutine):
+    """Run ``coroutine`` to its end on an event loop of a thread of its own: asyncio.run()
+    refuses to start inside a running loop (a notebook's, an async caller's)."""
+    import asyncio
+    import threading
+
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="shiftemp-scheduler-check", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def check_scheduler(address: str, timeout: float | None = None) -> None:
     """Refuse ``address`` (an :class:`OptionError` naming ``--scheduler``) unless a Dask
     scheduler answers there within ``timeout`` seconds (default :data:`ANSWER_SECONDS`)."""
@@ -63,7 +85,7 @@ def check_scheduler(address: str, timeout: float | None = None) -> None:
                            " (tcp://HOST:8786), or leave --scheduler out for a local cluster.")
 
     try:
-        answer = asyncio.run(asyncio.wait_for(_identity(address, timeout), timeout))
+        answer = _run_apart(asyncio.wait_for(_identity(address, timeout), timeout))
     except (TimeoutError, asyncio.TimeoutError) as exc:
         raise refused(f"nothing answered at {address} within {timeout:g} s") from exc
     except ValueError as exc:  # distributed's address parsing

@@ -73,8 +73,8 @@ def column_names(values, option: str) -> list[str] | None:
     an empty list is refused: it would silently mean every column."""
     if values is None:
         return None
-    if isinstance(values, str):
-        values = [values]
+    if isinstance(values, str) or not hasattr(values, "__iter__"):
+        values = [values]  # one name (a frame's column 2 included), not a list of them
     names = [column_name(value, option) for value in values]
     if not names:
         raise OptionError(f"--{option} names no column; name at least one, or leave it out.")

@@ -508,6 +508,10 @@ def write_into(path: Path, fill) -> None:
     try:
         with open(os.open(path, os.O_WRONLY | os.O_APPEND), "ab") as out:
             fill(out)
+    except BrokenPipeError:
+        # a pipe's reader that went away (-o /dev/stdout | head): the output ends quietly, as
+        # on stdout itself, and the run keeps the exit code it earned
+        return
     except OSError as exc:
         raise InputError(f"{path}: cannot write the report: {exc.strerror or exc}.") from exc
 

@@ -357,14 +357,17 @@ class Model:
         return {field.name: getattr(self, field.name) for field in fields(self)}
 
     def set_params(self, **params) -> "Model":
-        """Change constructor arguments (scikit-learn's convention); returns the model."""
+        """Change constructor arguments (scikit-learn's convention); returns the model. Settings
+        that do not go together leave the model as it was."""
         known = self.get_params()
         for name in params:
             if name not in known:
                 raise ValueError(f"Model has no parameter {name!r}; its parameters: {list(known)}.")
-        for name, value in params.items():
-            setattr(self, name, value)
-        self.__post_init__()
+        if "family" in params and "loss" not in params:
+            known["loss"] = None  # the new family's default, not the old family's loss
+        checked = Model(**(known | params))  # raises before this model changes
+        for name in known:
+            setattr(self, name, getattr(checked, name))
         return self
 
     def _check_fitted(self) -> None:
@@ -386,6 +389,9 @@ class Model:
     def fit_design(self, D: np.ndarray, y: np.ndarray) -> "Model":
         """Fit on an already standardised design ``D`` (n, p); ``centre_``/``scale_`` must be set."""
         if self.family is Family.LOGISTIC:
+            if self.n_classes is not None and int(y.max()) >= self.n_classes:
+                raise ValueError(f"y holds class code {int(y.max())}, beyond n_classes ="
+                                 f" {self.n_classes} (codes 0..{self.n_classes - 1}).")
             k = self.n_classes if self.n_classes is not None else int(y.max()) + 1
             self.n_classes_ = max(k, 2)
             self.params_ = solve_logistic(D, y, self.n_classes_, self.ridge)
@@ -449,9 +455,7 @@ def check_X_y(X, y, family: Family) -> tuple[np.ndarray, np.ndarray]:
     if not X.shape[0]:
         raise ValueError("X and y have no rows.")
     if family is Family.LOGISTIC:
-        if not (np.issubdtype(y.dtype, np.integer) or np.array_equal(y, np.round(y))) or (
-            y.min() < 0
-        ):
+        if y.dtype.kind not in "biuf" or not np.array_equal(y, np.round(y)) or y.min() < 0:
             raise ValueError("y of the logistic family holds class codes 0..K-1.")
         y = y.astype(np.int64)
     else:

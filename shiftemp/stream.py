@@ -1929,7 +1929,11 @@ def _side_classes(stats: SideStats, layout: Layout) -> list[str] | None:
     return _labels_of_texts(names, stats.catalog.numeric_target)
 
 
-def _classes(ref: SideStats, new: SideStats | None, layout: Layout, names) -> tuple[str, ...]:
+def _classes(ref: SideStats, new: SideStats | None, layout: Layout, names,
+             scans=None) -> tuple[str, ...]:
+    """The classes of a class target in both files. ``scans`` (reference, shifted; None where
+    there is no file to read again, a profile) let a target that is numeric but for a few stray
+    words in one file be refused naming the first of them, as the in-memory engine does."""
     sides = [(ref, names[0])] + ([(new, names[1])] if new is not None else [])
     found = []
     for stats, name in sides:
@@ -1952,6 +1956,11 @@ def _classes(ref: SideStats, new: SideStats | None, layout: Layout, names) -> tu
     if new is not None and ref.catalog.numeric_target != new.catalog.numeric_target:
         # text labels that are numbers ("0", "1") are the numeric file's classes; others are not
         labels = not_numbers(found[0 if new.catalog.numeric_target else 1][0])
+        text_side = 0 if new.catalog.numeric_target else 1
+        if labels and scans is not None and scans[text_side] is not None:
+            stray = _stray_in_scan(scans[text_side], layout.target)
+            if stray is not None:
+                raise mixed_target(layout.target, not ref.catalog.numeric_target, names, stray, "")
         if labels:
             raise target_type_mismatch(layout.target, not ref.catalog.numeric_target, names,
                                        labels)
@@ -2495,6 +2504,16 @@ def _check_profile_layout(reference: Reference, settings: Settings, new_scan=Non
     missing = [c for c in layout.feature_columns if c not in chosen]
     extra = sorted(chosen - set(layout.feature_columns) - set(reference.empty))
     time = settings.time_column
+    if time is not None and time == layout.target:
+        raise OptionError(
+            f"--time-column '{time}' is the target; name the column that orders the rows."
+        )
+    if time is not None and new_scan is not None and time not in new_scan.schema.names:
+        # the profile knows only the columns it used: the shifted file must hold it
+        raise ColumnError(
+            f"{new_scan.path} has no column '{time}' (named in --time-column). Its columns:"
+            f" {list(new_scan.schema.names)}. Pass --time-column with one of them."
+        )
     if time is not None and time in missing:
         raise OptionError(
             f"--time-column {time} is a feature of the profile {where}, and a time column is never"
@@ -2605,7 +2624,8 @@ def _compare_with(reference: Reference, new_scan, settings, runner, ref_hash, ne
             capacity = _initial_capacity(layout, settings.spread_rows)
             new = _first_pass(new_scan, layout, runner, capacity, f"reading {new_scan.path}")
         _check_shifted(new, ref, new_scan.path)
-        classes = _classes(ref, new, layout, names)
+        classes = _classes(ref, new, layout, names,
+                           (getattr(reference, "_scan", None), new_scan))
         if reference.params is None:
             reference.classes = classes
             reference.encoder = make_encoder(layout, family, ref, classes, reference.path)

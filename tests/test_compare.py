@@ -373,3 +373,12 @@ def test_library_arguments_of_the_wrong_kind_are_refused_by_name(rng, options, e
     ref, new = regression_frame(rng, 300), regression_frame(rng, 300)
     with pytest.raises(error, match=says):
         shiftemp.compare(ref, new, **({"target": "y"} | options))
+
+
+def test_one_column_named_by_a_number_is_taken_for_exclude_too(rng):
+    """exclude=2 (a frame's column 2) was a bare "'int' object is not iterable"."""
+    ref, new = regression_frame(rng, 300), regression_frame(rng, 300)
+    names = list(ref.columns)
+    ref_n, new_n = _numbered(ref), _numbered(new)
+    report = shiftemp.compare(ref_n, new_n, target=names.index("y"), exclude=0)
+    assert "0" not in report.model.features

@@ -167,3 +167,16 @@ def test_a_local_cluster_leaves_nothing_in_the_temporary_folder(files, tmp_path,
         assert list(scratch.iterdir())  # the cluster's scratch space is there while it runs
         assert runner.client is not None
     assert list(scratch.iterdir()) == []
+
+
+def test_a_scheduler_is_accepted_from_inside_a_running_event_loop(client):
+    """asyncio.run() refuses to start in a running loop (a notebook's): the check called a
+    working scheduler 'not a Dask scheduler' there."""
+    import asyncio
+
+    from shiftemp.distributed import check_scheduler
+
+    async def inside():
+        check_scheduler(client.scheduler.address, 10)
+
+    asyncio.run(inside())

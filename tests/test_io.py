@@ -540,3 +540,16 @@ def test_a_file_replaced_while_the_in_memory_engine_hashes_it_is_refused(tmp_pat
     monkeypatch.setattr(io, "sha256", hash_then_replace)
     with pytest.raises(InputError, match="data.parquet: the file changed while it was read"):
         io.read(target)
+
+
+def test_a_pipe_whose_reader_went_away_ends_the_report_quietly():
+    """-o /dev/stdout | head: the closed pipe was an error (exit 2), where stdout itself ends
+    quietly and keeps the run's exit code."""
+    from pathlib import Path
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        io.write_into(Path(f"/dev/fd/{write_end}"), lambda out: out.write(b"x" * 100_000))
+    finally:
+        os.close(write_end)

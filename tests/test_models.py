@@ -364,3 +364,18 @@ def test_least_absolute_deviations_on_a_constant_column_warn_nothing(rng):
         warnings.simplefilter("error")
         params = Model(loss=Loss.MAE).fit(X, y).params_
     assert np.isfinite(params).all() and abs(params[-1]) < 1e-6
+
+
+def test_logistic_codes_are_checked_and_set_params_changes_nothing_it_refuses(rng):
+    from shiftemp.errors import OptionError
+
+    X, y = linear_data(rng)
+    with pytest.raises(ValueError, match="class codes"):
+        Model("logistic").fit(X, np.array(["a", "b"] * (len(X) // 2)))
+    with pytest.raises(ValueError, match="beyond n_classes = 2"):
+        Model("logistic", n_classes=2).fit(X, np.arange(len(X)) % 3)
+    model = Model()
+    with pytest.raises(OptionError, match="--loss mse does not go with --model logistic"):
+        model.set_params(family="logistic", loss="mse")
+    assert (model.family, model.loss) == (Family.LINEAR, Loss.MSE)
+    assert model.set_params(family="logistic").loss is Loss.CE

@@ -394,3 +394,18 @@ def test_calibrate_against_a_profile_says_what_works(run, tmp_path):
                  tmp_path / "m.shiftemp", "--batch-size", "0")
     assert merged.code == 2 and "--batch-size must be a positive number" in merged.stderr
     assert not (tmp_path / "m.shiftemp").exists()
+
+
+def test_a_time_column_is_checked_against_a_profile_too(run, tmp_path):
+    """A missing --time-column, or the target as one, ran without a word against a profile."""
+    from conftest import regression_frame
+
+    rng = np.random.default_rng(5)
+    ref, new = tmp_path / "ref.parquet", tmp_path / "new.parquet"
+    regression_frame(rng, 300).to_parquet(ref)
+    regression_frame(rng, 300).to_parquet(new)
+    assert run("profile", ref, "--target", "y", "-o", tmp_path / "p.shiftemp", "-q").code == 0
+    missing = run("compare", tmp_path / "p.shiftemp", new, "--time-column", "nosuch")
+    assert missing.code == 2 and "has no column 'nosuch' (named in --time-column)" in missing.stderr
+    target = run("compare", tmp_path / "p.shiftemp", new, "--time-column", "y")
+    assert target.code == 2 and "--time-column 'y' is the target" in target.stderr

@@ -720,3 +720,22 @@ def test_the_report_says_which_engine_ran(tmp_path, monkeypatch):
     from shiftemp import render
 
     assert "; engine stream" in render.render_text(streamed, "table")
+
+
+def test_a_few_words_in_a_numeric_class_target_are_named_by_both_engines(tmp_path):
+    """The streaming engine called it a type that differs (labels 'oops'), the in-memory one
+    named the stray word and its row."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=300)
+    labels = np.where(a > 0, "1", "0").astype(object)
+    labels[5] = "oops"
+    ref, new = tmp_path / "ref.parquet", tmp_path / "new.parquet"
+    pd.DataFrame({"a": a, "y": (a > 0).astype(int)}).to_parquet(ref)
+    pd.DataFrame({"a": a, "y": labels}).to_parquet(new)
+    messages = []
+    for engine in ("memory", "stream"):
+        with pytest.raises(shiftemp.ShiftempError) as caught:
+            shiftemp.compare(ref, new, target="y", engine=engine)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
+    assert "first 'oops' in data row 6" in messages[0]
