@@ -19,6 +19,7 @@ import numpy as np
 # columns from Arrow schemas (schema_kinds) and never needs it, and its import (~0.9 s) would be
 # most of a small streaming run
 from .errors import ColumnError, InputError
+from .io import is_number
 from .models import Family
 
 if TYPE_CHECKING:
@@ -335,7 +336,7 @@ def _stray_text(series: pd.Series) -> tuple[int, object, int] | None:
         return None
     present = series.notna().to_numpy()
     text = series[present].astype(str)
-    numbers = pd.to_numeric(text, errors="coerce").notna().to_numpy()
+    numbers = np.fromiter(map(is_number, text), dtype=bool, count=len(text))
     bad = int((~numbers).sum())
     if bad == 0 or bad * 2 > numbers.size:
         return None
@@ -534,14 +535,8 @@ def target_type_mismatch(target: str, text_in_reference: bool, names,
 
 
 def not_numbers(labels) -> list[str]:
-    """The ``labels`` (text) that do not read as numbers."""
-    found = []
-    for label in labels:
-        try:
-            float(label)
-        except (TypeError, ValueError):
-            found.append(label)
-    return found
+    """The ``labels`` (text) that do not read as numbers (:func:`shiftemp.io.is_number`)."""
+    return [label for label in labels if not is_number(label)]
 
 
 def _check_target_kinds(reference: pd.Series, shifted: pd.Series, text: list[bool],

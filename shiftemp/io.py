@@ -746,19 +746,8 @@ def late_text(path: str, kind: str, column: str) -> str:
 
     options = pacsv.ConvertOptions(column_types={column: pa.string()}, include_columns=[column],
                                    strings_can_be_null=True)
-    count, first, row, seen = 0, None, 0, 0
     with csv_input(path, kind) as source, pacsv.open_csv(source, convert_options=options) as r:
-        for batch in r:
-            values = batch.column(0)
-            try:
-                values.cast(pa.float64())
-            except pa.ArrowInvalid:  # only here, value by value
-                for i, value in enumerate(values.to_pylist()):
-                    if value is not None and not _is_number(value):
-                        count += 1
-                        if first is None:
-                            first, row = value, seen + i + 1
-            seen += len(values)
+        count, _, first, row = stray_numbers(batch.column(0) for batch in r)
     if first is None:  # pragma: no cover - the reader refused a value the cast takes
         return f"{path}: column '{column}' holds a value that is not a number in a numeric column."
     many = count > 1
@@ -770,12 +759,34 @@ def late_text(path: str, kind: str, column: str) -> str:
     )
 
 
-def _is_number(text: str) -> bool:
+def is_number(text) -> bool:
+    """Whether a text value reads as a number: what ``float`` takes ("1e3", " 2.5", "nan"), but
+    not digits grouped by underscores ("1_000": a Python literal, which no data file means as a
+    number). The one test of every "is this column numbers" message, so that both engines count
+    the same values."""
+    if not isinstance(text, str) or "_" in text:
+        return False
     try:
         float(text)
     except ValueError:
         return False
     return True
+
+
+def stray_numbers(arrays) -> tuple[int, int, object, int]:
+    """Over the Arrow text ``arrays`` of one column (batches, in order): how many values are not
+    numbers (:func:`is_number`), how many values there are, the first that is not and its data
+    row (from 1; ``None, 0`` when all are numbers)."""
+    bad, present, first, row, seen = 0, 0, None, 0, 0
+    for values in arrays:
+        present += len(values) - values.null_count
+        for i, value in enumerate(values.to_pylist()):
+            if value is not None and not is_number(value):
+                bad += 1
+                if first is None:
+                    first, row = value, seen + i + 1
+        seen += len(values)
+    return bad, present, first, row
 
 
 @dataclass(frozen=True)

@@ -474,22 +474,11 @@ def _stray_in_scan(scan: io.Scan, column: str) -> tuple[int, object, int] | None
     them are numbers; ``None`` otherwise."""
     if pa.types.is_boolean(scan.schema.field(column).type):
         return None
-    bad, present, first, seen = 0, 0, None, 0
-    for batch in scan.batches([column]):
-        values = batch.column(0)
-        present += len(values) - values.null_count
-        try:
-            values.cast(pa.float64())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # only then, value by value
-            for i, value in enumerate(values.to_pylist()):
-                if value is not None and not_numbers([value]):
-                    bad += 1
-                    if first is None:
-                        first = (value, seen + i + 1)
-        seen += len(values)
+    bad, present, first, row = io.stray_numbers(
+        batch.column(0).cast(pa.string()) for batch in scan.batches([column]))
     if bad == 0 or bad * 2 > present:
         return None
-    return bad, first[0], first[1]
+    return bad, first, row
 
 
 # --------------------------------------------------------------------------------------------

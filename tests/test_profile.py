@@ -378,15 +378,22 @@ def test_hints_with_a_profile_are_ones_that_work(files, tmp_path):
         shiftemp.compare(tmp_path / "ref.shiftemp", without)
 
 
-def test_calibrate_against_a_profile_says_what_works(run, tmp_path):
-    """It said "pass --engine memory", which a profile refuses."""
+def _profiled_pair(run, tmp_path, seed: int):
+    """Two regression files in ``tmp_path``, the first profiled as p.shiftemp; the second's
+    path."""
     from conftest import regression_frame
 
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     ref, new = tmp_path / "ref.parquet", tmp_path / "new.parquet"
     regression_frame(rng, 300).to_parquet(ref)
     regression_frame(rng, 300).to_parquet(new)
     assert run("profile", ref, "--target", "y", "-o", tmp_path / "p.shiftemp", "-q").code == 0
+    return new
+
+
+def test_calibrate_against_a_profile_says_what_works(run, tmp_path):
+    """It said "pass --engine memory", which a profile refuses."""
+    new = _profiled_pair(run, tmp_path, 3)
     result = run("compare", tmp_path / "p.shiftemp", new, "--calibrate")
     assert result.code == 2
     assert "compare the reference's data file with --engine memory" in result.stderr
@@ -398,13 +405,7 @@ def test_calibrate_against_a_profile_says_what_works(run, tmp_path):
 
 def test_a_time_column_is_checked_against_a_profile_too(run, tmp_path):
     """A missing --time-column, or the target as one, ran without a word against a profile."""
-    from conftest import regression_frame
-
-    rng = np.random.default_rng(5)
-    ref, new = tmp_path / "ref.parquet", tmp_path / "new.parquet"
-    regression_frame(rng, 300).to_parquet(ref)
-    regression_frame(rng, 300).to_parquet(new)
-    assert run("profile", ref, "--target", "y", "-o", tmp_path / "p.shiftemp", "-q").code == 0
+    new = _profiled_pair(run, tmp_path, 5)
     missing = run("compare", tmp_path / "p.shiftemp", new, "--time-column", "nosuch")
     assert missing.code == 2 and "has no column 'nosuch' (named in --time-column)" in missing.stderr
     target = run("compare", tmp_path / "p.shiftemp", new, "--time-column", "y")

@@ -732,10 +732,29 @@ def test_a_few_words_in_a_numeric_class_target_are_named_by_both_engines(tmp_pat
     ref, new = tmp_path / "ref.parquet", tmp_path / "new.parquet"
     pd.DataFrame({"a": a, "y": (a > 0).astype(int)}).to_parquet(ref)
     pd.DataFrame({"a": a, "y": labels}).to_parquet(new)
+    assert "first 'oops' in data row 6" in _one_error_of_both_engines(ref, new)
+
+
+def _one_error_of_both_engines(ref, new) -> str:
+    """The error both engines refuse ``ref`` and ``new`` with: the same line."""
     messages = []
     for engine in ("memory", "stream"):
         with pytest.raises(shiftemp.ShiftempError) as caught:
             shiftemp.compare(ref, new, target="y", engine=engine)
         messages.append(str(caught.value))
     assert messages[0] == messages[1]
-    assert "first 'oops' in data row 6" in messages[0]
+    return messages[0]
+
+
+def test_both_engines_count_the_same_values_as_not_numbers(tmp_path):
+    """Three parsers decided what a number is: pandas refused "1_000", Python's float took it,
+    and the engines counted different stray values."""
+    rng = np.random.default_rng(2)
+    ref, new = tmp_path / "ref.parquet", tmp_path / "new.parquet"
+    a = rng.normal(size=200)
+    pd.DataFrame({"a": a, "b": rng.normal(size=200), "y": a}).to_parquet(ref)
+    text = rng.normal(size=200).astype(str).astype(object)
+    text[9], text[11] = "1_000", "bad"
+    pd.DataFrame({"a": a, "b": text, "y": a}).to_parquet(new)
+    assert ("holds 2 values that are not a number, first '1_000' in data row 10"
+            in _one_error_of_both_engines(ref, new))
