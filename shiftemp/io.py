@@ -230,6 +230,28 @@ def common_schema(files: list[Path], schemas: list[pa.Schema]) -> pa.Schema:
     return pa.schema([fields[name] for name in first.names], metadata=first.metadata)
 
 
+def decimal_floats(column):
+    """A decimal Arrow array (or chunked array) as float64, each value correctly rounded.
+
+    pyarrow's own cast divides by the scale in floating point (1.10 became 1.1000000000000001).
+    Up to 15 digits, the unscaled integer and 10^scale are exact doubles, so one division is
+    the correctly rounded value, taken from the low 64-bit word of each little-endian 128-bit
+    value; wider decimals go through their digits as text (20 times slower)."""
+    kind = column.type
+    chunked = isinstance(column, pa.ChunkedArray)
+    if not (pa.types.is_decimal128(kind) and kind.precision <= 15 and 0 <= kind.scale
+            and sys.byteorder == "little"):
+        return column.cast(pa.string()).cast(pa.float64())
+    unit = float(10 ** kind.scale)
+    out = []
+    for chunk in column.chunks if chunked else [column]:
+        words = np.frombuffer(chunk.buffers()[1], dtype=np.int64)
+        low = words[2 * chunk.offset:2 * (chunk.offset + len(chunk)):2]
+        mask = None if chunk.null_count == 0 else np.asarray(chunk.is_null())
+        out.append(pa.array(low / unit, type=pa.float64(), mask=mask))
+    return pa.chunked_array(out, type=pa.float64()) if chunked else out[0]
+
+
 def conform(data, schema: pa.Schema):
     """A table or record batch with each of its columns cast to its type in ``schema``
     (its columns and their order kept)."""
@@ -238,9 +260,7 @@ def conform(data, schema: pa.Schema):
         kind = schema.field(name).type
         if not column.type.equals(kind):
             if pa.types.is_decimal(column.type):
-                # through its digits: pyarrow's own cast divides by the scale in floating
-                # point (1.10 became 1.1000000000000001), the text is rounded correctly
-                column = column.cast(pa.string())
+                column = decimal_floats(column)
             column = column.cast(kind)
         columns.append(column)
     return type(data).from_arrays(columns, names=data.column_names)
