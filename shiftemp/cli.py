@@ -152,11 +152,15 @@ def _network_options(model, hidden: str, activation: str, epochs) -> dict:
     return {"hidden": _sizes(hidden), "activation": activations[0].value, "epochs": epochs}
 
 
-def _check_outputs(inputs: tuple, paths: dict[str, Path | None]) -> None:
+def _check_outputs(inputs: tuple, paths: dict[str, Path | None], to_stdout: bool) -> None:
     """Before a run: refuse an output option (name: path, None when not given) that names an
     input or a file in an input folder (:func:`io.check_output`), and two that name one file
     (the second write would replace or mangle the first: an HTML page where the JSON report was
-    expected). The history file is appended to, not written: it is checked by history.check."""
+    expected). The history file is appended to, not written: it is checked by history.check.
+    ``to_stdout``: results are to be printed, so a closed stdout is refused now, not after the
+    run."""
+    if to_stdout and sys.stdout is None:
+        raise ShiftempError("cannot write to standard output: it is closed.")
     seen: dict[Path, str] = {}
     for option, path in paths.items():
         if path is None:
@@ -248,7 +252,8 @@ def compare(
     Exit codes: 0 ran; 1 retrain recommended and --fail-on-retrain given (also when stdout's
     reader went away); 2 usage or input error, or an output that cannot be written.
     """
-    _check_outputs((reference, shifted), {"--output": output, "--html": html, "--history": history})
+    _check_outputs((reference, shifted), {"--output": output, "--html": html, "--history": history},
+                   quiet or output is None)
     if history is not None:
         from .history import check as check_history
 
@@ -376,7 +381,7 @@ def engine(
     from .network import Activation
     from .network import InitScheme
 
-    _check_outputs((data,), {"--output": output, "--html": html})
+    _check_outputs((data,), {"--output": output, "--html": html}, output is None)
     run = run_engine(
         io.read(data), target=target, features=_columns(features), exclude=_columns(exclude),
         hidden=_sizes(hidden), activations=_choices(activation, Activation, "--activation"), loss=loss,
@@ -524,7 +529,7 @@ def temperature(
     from .typeone import Method
 
     losses = loss if loss in (None, "all") else _choices(loss, Loss, "--loss")
-    _check_outputs((data,), {"--output": output})
+    _check_outputs((data,), {"--output": output}, output is None)
     run = run_temperature(
         io.read(data), target=target, features=_columns(features), exclude=_columns(exclude),
         model=model, losses=losses, laws=_choices(init, Law, "--init"), scale=scale, width=width, mix=mix,

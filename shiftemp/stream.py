@@ -1812,6 +1812,12 @@ class Reference:
     """Columns the options chose that have no value in the reference: left out of a profile,
     which refuses a shifted file with values in them (as comparing the raw files does)."""
 
+    @property
+    def location(self) -> str:
+        """Where the reference came from, for messages: its profile's path (set when one is
+        loaded), else its data's."""
+        return getattr(self, "profile_path", self.path)
+
 
 # --------------------------------------------------------------------------------------------
 # the engine
@@ -2483,7 +2489,7 @@ def _check_profile_layout(reference: Reference, settings: Settings, new_scan=Non
     features than the profile's, in whatever order they name them; and a shifted file with
     values in a column the profile left out for having none (as the raw comparison does)."""
     layout = reference.layout
-    where = getattr(reference, "profile_path", reference.path)
+    where = reference.location
     if settings.target is not None and settings.target != layout.target:
         raise OptionError(
             f"--target {settings.target} differs from the profile's ({layout.target}); a profile"
@@ -2550,7 +2556,7 @@ def _check_profile_columns(reference: Reference, new_scan) -> None:
     """A shifted file lacking a column the profile uses: --exclude at compare time cannot
     leave it out (a profile fixes its columns), so the message says what can."""
     layout, names = reference.layout, list(map(str, new_scan.schema.names))
-    where = getattr(reference, "profile_path", reference.path)
+    where = reference.location
     for column in layout.used:
         if column not in names:
             fix = "another --target" if column == layout.target else f"--exclude {column}"
@@ -2641,7 +2647,7 @@ def _compare_with(reference: Reference, new_scan, settings, runner, ref_hash, ne
     result = _transition(reference, new, new_scan, settings, runner)
     notes = list(reference.notes)
     if from_profile:
-        where = getattr(reference, "profile_path", reference.path)
+        where = reference.location
         extra = [c for c in new_scan.schema.names if c not in set(reference.columns)]
         if extra and reference.options.get("features") is None:
             at = 1 if notes and notes[0].startswith("using column") else 0

@@ -298,12 +298,7 @@ def compare(
             )
         ref_source, new_source = as_source(reference, "reference"), as_source(shifted, "shifted")
         if time_column is not None:  # else a missing one would be blamed on --exclude
-            from .calibration import check_time_column
-            from .dataset import resolve_target
-
-            columns = list(ref_source.frame.columns)
-            check_time_column(columns, time_column,
-                              resolve_target(columns, target, ref_source.path)[0], ref_source.path)
+            _check_time_column(ref_source, time_column, target)
         parts, network = network_parts(
             ref_source, new_source, target=target, features=features, exclude=exclude,
             loss=loss, folds=folds, seed=seed, hidden=hidden, activation=Activation(activation),
@@ -365,11 +360,7 @@ def compare(
     ref_source = as_source(reference, "reference", checksum)
     new_source = as_source(shifted, "shifted", checksum)
     if time_column is not None:
-        from .dataset import resolve_target
-
-        columns = list(ref_source.frame.columns)  # a detected target is no time column either
-        _calibration.check_time_column(columns, time_column, resolve_target(
-            columns, target, ref_source.path)[0], ref_source.path)
+        _check_time_column(ref_source, time_column, target)
         if calibrate:
             ref_source = io.Source(
                 frame=_calibration.order_by_time(ref_source.frame, time_column),
@@ -432,6 +423,17 @@ def compare(
             rng=np.random.default_rng([seed, 0xCA1]),
         )
     return _report(parts, options, min_gain, started, stamp, Engine.MEMORY.value)
+
+
+def _check_time_column(ref_source: io.Source, time_column: str, target: str | None) -> None:
+    """The in-memory engines' check of ``--time-column`` against the reference's columns and
+    its target, given or detected (a detected target is no time column either)."""
+    from .calibration import check_time_column
+    from .dataset import resolve_target
+
+    columns = list(ref_source.frame.columns)
+    check_time_column(columns, time_column, resolve_target(columns, target, ref_source.path)[0],
+                      ref_source.path)
 
 
 def _report(parts: dict, options: dict, min_gain: float, started: float, stamp: str,

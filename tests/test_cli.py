@@ -468,3 +468,18 @@ def test_running_out_of_memory_names_the_commands_own_options(run, monkeypatch, 
     result = run(command, "data.csv")
     assert result.code == 2 and result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"shiftemp: error: out of memory; {hint}")
+
+
+def test_a_closed_stdout_is_refused_before_the_run(run, pairs, monkeypatch):
+    """It was met only when the finished report was printed: the whole comparison ran for
+    nothing."""
+    from shiftemp import cli
+
+    def never(*args, **kwargs):
+        raise AssertionError("the comparison ran")
+
+    monkeypatch.setattr(cli, "compare_datasets", never)
+    with monkeypatch.context() as patch:
+        patch.setattr(sys, "stdout", None)
+        closed = run("compare", *pairs["shift"], "--target", "y")
+    assert closed.code == 2 and "it is closed" in closed.stderr
