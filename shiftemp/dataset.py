@@ -472,6 +472,25 @@ def check_rows_for_parameters(pair: "Pair", folds: int | None) -> None:
         )
 
 
+def rare_classes_note(counts: dict[str, int], folds: int, name: str) -> str | None:
+    """A note on the classes of the shifted data (``counts``: rows by label) with fewer rows
+    than folds: the cross-fitted models of the folds without them never see them, so the
+    out-of-sample energy of their rows is the ridge's guess, and a change of one or two rare
+    events can read as a significant refresh."""
+    rare = sorted((count, label) for label, count in counts.items() if 0 < count < folds)
+    if not rare:
+        return None
+    shown = ", ".join(f"'{label}' ({count} row{'s' if count > 1 else ''})"
+                      for count, label in rare[:3])
+    many = len(rare) > 1
+    return (
+        f"{name}: class{'es' if many else ''} {shown}{', ...' if len(rare) > 3 else ''}"
+        f" {'have' if many else 'has'} fewer rows than the {folds} folds: some cross-fitted"
+        f" models never see {'them' if many else 'it'}, so a verdict that rests on"
+        f" {'these classes' if many else 'this class'} is weak"
+    )
+
+
 def check_rows_for_entropy(pair: "Pair") -> None:
     """Refuse inputs with no more usable rows than the data's columns (the features' design and
     the target): the Gaussian data entropy needs their covariance, singular with so few rows

@@ -50,6 +50,7 @@ from .dataset import (
     mixed_target,
     nested_in_schema,
     not_numbers,
+    rare_classes_note,
     refuse_nested,
     resolve_features,
     resolve_target,
@@ -566,6 +567,8 @@ class SideStats:
         self.present = np.zeros(a + b, dtype=np.int64)  # values per column, numeric ones first
         self.infinite = np.zeros(a, dtype=bool)
         self.target_values: np.ndarray | None = np.zeros(0)
+        #: rows of each of ``target_values`` (None where they are not known: a profile's)
+        self.target_counts: np.ndarray | None = np.zeros(0, dtype=np.int64)
         self.sample = SpreadSample(capacity, a, b, rows)
         self._features = [layout.categorical_names.index(c) for c in layout.categorical_features]
         self.onehot: list[tuple[int, int]] = []  # (categorical column, code) of each indicator
@@ -663,9 +666,25 @@ class SideStats:
             else:
                 self.counts[j] += counts
         if layout.target_numeric and self.target_values is not None:
-            values = np.unique(numeric[layout.numeric_names.index(layout.target)])
-            merged = np.union1d(self.target_values, values)
-            self.target_values = merged if merged.size <= MAX_CLASSES else None
+            values, counts = np.unique(numeric[layout.numeric_names.index(layout.target)],
+                                       return_counts=True)
+            self._add_target_values(values, counts)
+
+    def _add_target_values(self, values: np.ndarray, counts: np.ndarray | None) -> None:
+        """Count the distinct target ``values`` (sorted) ``counts`` times more; too many of
+        them to be classes forget them all."""
+        merged = np.union1d(self.target_values, values)
+        if merged.size > MAX_CLASSES:
+            self.target_values = self.target_counts = None
+            return
+        if self.target_counts is not None and counts is not None:
+            total = np.zeros(merged.size, dtype=np.int64)
+            total[np.searchsorted(merged, self.target_values)] += self.target_counts
+            total[np.searchsorted(merged, values)] += counts
+            self.target_counts = total
+        else:
+            self.target_counts = None
+        self.target_values = merged
 
     # -- accumulating ---------------------------------------------------------------------
     def update(self, batch: pa.RecordBatch) -> None:
@@ -830,10 +849,9 @@ class SideStats:
         self.present += other.present
         self.infinite |= other.infinite
         if self.target_values is None or other.target_values is None:
-            self.target_values = None
+            self.target_values = self.target_counts = None
         else:
-            merged = np.union1d(self.target_values, other.target_values)
-            self.target_values = merged if merged.size <= MAX_CLASSES else None
+            self._add_target_values(other.target_values, other.target_counts)
         self.sample.merge(other.sample, maps)
         if self.grams is not None:
             self.grams += other.grams
@@ -1913,6 +1931,17 @@ def _check_rows_for_parameters(p: int, n_ref: int, n_new: int, folds: int, names
         )
 
 
+def _class_counts(stats: SideStats, layout: Layout) -> dict[str, int] | None:
+    """Rows of each class of one side's target, by label (None where not counted)."""
+    if layout.target_numeric:
+        if stats.target_values is None or stats.target_counts is None:
+            return None
+        return dict(zip(class_labels(stats.target_values), map(int, stats.target_counts)))
+    j = layout.categorical_names.index(layout.target)
+    names = _labels_of_texts(list(stats.catalog.names[j]), stats.catalog.numeric_target)
+    return dict(zip(names, map(int, stats.counts[j])))
+
+
 def _side_classes(stats: SideStats, layout: Layout) -> list[str] | None:
     """The class names of one side's target (None: too many to be classes)."""
     if layout.target_numeric:
@@ -2662,6 +2691,9 @@ def _compare_with(reference: Reference, new_scan, settings, runner, ref_hash, ne
             f" encoded as its most frequent category '{reference.encoder.levels[column][0]}'"
         )
     notes += result.pop("notes")
+    if family is Family.LOGISTIC:
+        rare = rare_classes_note(_class_counts(new, layout) or {}, settings.folds, names[1])
+        notes += [rare] if rare else []
     reference.sha256 = reference.sha256 if ref_hash is None else ref_hash.result()
     result.update(
         layout=layout, family=family, loss=loss, encoder=encoder, reference=reference, new=new,

@@ -20,7 +20,7 @@ import pyarrow as pa
 # and --model mlp use them: the streaming engine needs none of them, and their imports would be
 # most of the wall time of a small streaming run
 from . import __version__, io, resources
-from .dataset import Pair, _usable_rows, check_rows_for_parameters, prepare
+from .dataset import Pair, _usable_rows, check_rows_for_parameters, prepare, rare_classes_note
 from .decision import DEFAULT_MIN_GAIN, recommend
 from .defaults import DEFAULT_SPLITS, check_splits
 from .energy import level_hashes, row_folds, smallest_keys, spread_keys, spread_size, type_two_energy
@@ -412,7 +412,8 @@ def compare(
             features=pair.feature_names, n_params=old.n_params, classes=pair.classes,
         ),
         "energy": energy, "entropy": entropy_change,
-        "notes": list(pair.notes) + ([] if checksum else [NO_CHECKSUM]),
+        "notes": list(pair.notes) + _rare_classes(pair, family, folds, new_source.path)
+                 + ([] if checksum else [NO_CHECKSUM]),
         "explanation": explain_energy(old, refreshed, D_new, y_new, pair.feature_names),
         "type_one": type_one_pair(old, refreshed, pair, init),
     }
@@ -423,6 +424,15 @@ def compare(
             rng=np.random.default_rng([seed, 0xCA1]),
         )
     return _report(parts, options, min_gain, started, stamp, Engine.MEMORY.value)
+
+
+def _rare_classes(pair: Pair, family: Family, folds: int, name: str) -> list[str]:
+    """:func:`dataset.rare_classes_note` of the shifted data's classes, as a list of notes."""
+    if family is not Family.LOGISTIC or not pair.classes:
+        return []
+    counts = np.bincount(pair.shifted.y, minlength=len(pair.classes))
+    note = rare_classes_note(dict(zip(pair.classes, map(int, counts))), folds, name)
+    return [note] if note else []
 
 
 def _check_time_column(ref_source: io.Source, time_column: str, target: str | None) -> None:

@@ -758,3 +758,29 @@ def test_both_engines_count_the_same_values_as_not_numbers(tmp_path):
     pd.DataFrame({"a": a, "b": text, "y": a}).to_parquet(new)
     assert ("holds 2 values that are not a number, first '1_000' in data row 10"
             in _one_error_of_both_engines(ref, new))
+
+
+@pytest.mark.parametrize("labels", ["numbers", "text"])
+def test_a_class_rarer_than_the_folds_is_noted_by_both_engines(tmp_path, labels):
+    """Three positives against one in 3,000 rows read as a hot refresh, silently: the fold that
+    holds the one positive trains without any."""
+    rng = np.random.default_rng(7)
+    frames = []
+    for positives in (30, 2):
+        x = rng.normal(size=(3000, 2))
+        y = np.zeros(3000, dtype=int)
+        y[rng.choice(3000, positives, replace=False)] = 1
+        frames.append(pd.DataFrame({"a": x[:, 0], "b": x[:, 1],
+                                    "label": y if labels == "numbers" else np.where(y, "yes", "no")}))
+    ref, new = tmp_path / "ref.parquet", tmp_path / "new.parquet"
+    frames[0].to_parquet(ref)
+    frames[1].to_parquet(new)
+    reports = [shiftemp.compare(ref, new, target="label", engine=e, batch_size=700)
+               for e in ("memory", "stream")]
+    rare = [[n for n in r.notes if "fewer rows than the 5 folds" in n] for r in reports]
+    one = "1" if labels == "numbers" else "yes"
+    assert rare[0] == rare[1] == [
+        f"{new}: class '{one}' (2 rows) has fewer rows than the 5 folds: some cross-fitted models"
+        " never see it, so a verdict that rests on this class is weak"]
+    common = shiftemp.compare(ref, ref, target="label", engine="stream")
+    assert not any("fewer rows than" in n for n in common.notes)
