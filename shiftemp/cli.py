@@ -152,6 +152,11 @@ def _network_options(model, hidden: str, activation: str, epochs) -> dict:
     return {"hidden": _sizes(hidden), "activation": activations[0].value, "epochs": epochs}
 
 
+def _dash_is_stdout(value: Optional[Path]) -> Optional[Path]:
+    """``-o -``: stdout, as for most command-line tools (it wrote a file named "-")."""
+    return None if value is not None and str(value) == "-" else value
+
+
 def _check_outputs(inputs: tuple, paths: dict[str, Path | None], to_stdout: bool) -> None:
     """Before a run: refuse an output option (name: path, None when not given) that names an
     input or a file in an input folder (:func:`io.check_output`), and two that name one file
@@ -228,7 +233,7 @@ def compare(
     min_gain: Annotated[float, typer.Option(help="Fraction of the loss a refresh must remove to be recommended.")] = DEFAULT_MIN_GAIN,
     seed: Annotated[int, typer.Option(help="Seed of the fold assignment.")] = 0,
     format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.TABLE,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to FILE (atomically; a fifo or device such as /dev/stdout is written into) instead of stdout.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", callback=_dash_is_stdout, help="Write the report to FILE (atomically; a fifo or device such as /dev/stdout is written into) instead of stdout; - is stdout.")] = None,
     html: Annotated[Optional[Path], typer.Option("--html", help="Also write a self-contained HTML report (charts inline, no network) to FILE.")] = None,
     history: Annotated[Optional[Path], typer.Option("--history", help="Append this run to a history: FILE.jsonl (a JSON line) or FILE.sqlite / FILE.db (a SQLite table); see shiftemp history.")] = None,
     fail_on_retrain: Annotated[bool, typer.Option("--fail-on-retrain/--no-fail-on-retrain", help="Exit with code 1 when the recommendation is retrain (a CI gate).")] = False,
@@ -370,7 +375,7 @@ def engine(
     max_rows: Annotated[int, typer.Option(help="Train on a seeded sample of at most this many rows.")] = 100_000,
     seed: Annotated[int, typer.Option(help="Seed of the initialization, sampling and shuffling.")] = 0,
     format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.TABLE,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to FILE (atomically; a fifo or device such as /dev/stdout is written into) instead of stdout.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", callback=_dash_is_stdout, help="Write the report to FILE (atomically; a fifo or device such as /dev/stdout is written into) instead of stdout; - is stdout.")] = None,
     html: Annotated[Optional[Path], typer.Option("--html", help="Also write a self-contained HTML report (charts inline, no network) to FILE.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only one line per activation; no notes.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colour (also: the NO_COLOR environment variable).")] = False,
@@ -518,7 +523,7 @@ def temperature(
     draws: Annotated[int, typer.Option(help="Monte Carlo draws of the parameters.")] = 100_000,
     seed: Annotated[int, typer.Option(help="Seed of the Monte Carlo draws and row subsampling.")] = 0,
     format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.TABLE,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to FILE (atomically; a fifo or device such as /dev/stdout is written into) instead of stdout.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", callback=_dash_is_stdout, help="Write the report to FILE (atomically; a fifo or device such as /dev/stdout is written into) instead of stdout; - is stdout.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only T_I per combination; no notes.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colour (also: the NO_COLOR environment variable).")] = False,
 ) -> int:

@@ -483,3 +483,11 @@ def test_a_closed_stdout_is_refused_before_the_run(run, pairs, monkeypatch):
         patch.setattr(sys, "stdout", None)
         closed = run("compare", *pairs["shift"], "--target", "y")
     assert closed.code == 2 and "it is closed" in closed.stderr
+
+
+def test_output_dash_is_stdout(run, pairs, tmp_path, monkeypatch):
+    """-o - wrote a file named "-"."""
+    monkeypatch.chdir(tmp_path)
+    result = run("compare", *pairs["shift"], "--target", "y", "-f", "json", "-o", "-")
+    assert result.code == 0 and json.loads(result.stdout)["kind"] == "comparison"
+    assert not (tmp_path / "-").exists()
