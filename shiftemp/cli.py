@@ -579,6 +579,9 @@ def _interrupted() -> int:
     # what Ctrl-C cut short may still log on its way down (a Dask cluster half started: "Task
     # exception was never retrieved"); the one line below is all the user asked for
     logging.disable(logging.CRITICAL)
+    if interrupt.terminated():
+        print("shiftemp: terminated", file=sys.stderr)
+        return ExitCode.TERMINATED
     print("shiftemp: interrupted", file=sys.stderr)
     return ExitCode.INTERRUPTED
 

@@ -20,6 +20,8 @@ class ExitCode(enum.IntEnum):
     """Any usage or input error; one line on stderr."""
     INTERRUPTED = 130
     """Ctrl-C."""
+    TERMINATED = 143
+    """SIGTERM (``kill``, a CI job's ``timeout``): 128 + 15, as a shell reports it."""
 
 
 class ShiftempError(Exception):

@@ -47,7 +47,7 @@ def one_error_line(stderr: str) -> str:
 
 
 def test_exit_code_enum_is_the_documented_contract():
-    assert [int(c) for c in ExitCode] == [0, 1, 2, 130]
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 130, 143]
 
 
 def test_retrain_without_the_gate_exits_0(run, pairs):

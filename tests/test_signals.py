@@ -61,7 +61,14 @@ def wait_until_open(process: subprocess.Popen, path: Path, timeout: float = 60.0
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
 @pytest.mark.parametrize("engine", ["memory", "stream"])
-def test_ctrl_c_exits_130_with_no_partial_output(big_pair, tmp_path, engine):
+@pytest.mark.parametrize("sent, code, line", [
+    (signal.SIGINT, 130, "shiftemp: interrupted"),
+    # a CI job's `timeout` or a `kill`: Python's default was to die on the spot, leaving a
+    # temporary file or a Dask cluster behind, with no word
+    (signal.SIGTERM, 143, "shiftemp: terminated"),
+])
+def test_an_interrupt_or_a_termination_leaves_no_partial_output(big_pair, tmp_path, engine, sent,
+                                                                  code, line):
     ref, new = big_pair
     hashes = (file_hash(ref), file_hash(new))
     output = tmp_path / "report.json"
@@ -73,12 +80,12 @@ def test_ctrl_c_exits_130_with_no_partial_output(big_pair, tmp_path, engine):
     try:
         wait_until_open(process, ref)
         time.sleep(0.2)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sent)
         stdout, stderr = process.communicate(timeout=120)
     finally:
         process.kill()
-    assert process.returncode == 130, stderr
-    assert stderr.splitlines()[-1] == "shiftemp: interrupted"
+    assert process.returncode == code, stderr
+    assert stderr.splitlines()[-1] == line
     assert "Traceback" not in stderr
     assert stdout == ""
     assert list(tmp_path.iterdir()) == [], "a partial or temporary report was left behind"
