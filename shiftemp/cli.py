@@ -575,10 +575,12 @@ def usage_error(exc: TyperException) -> int:
     return ExitCode.USAGE
 
 
-def _interrupted() -> int:
+def _interrupted(process: bool) -> int:
     # what Ctrl-C cut short may still log on its way down (a Dask cluster half started: "Task
-    # exception was never retrieved"); the one line below is all the user asked for
-    logging.disable(logging.CRITICAL)
+    # exception was never retrieved"); the one line below is all the user asked for. Only in a
+    # process of its own: main(argv) called in-process leaves its caller's logging alone
+    if process:
+        logging.disable(logging.CRITICAL)
     if interrupt.terminated():
         print("shiftemp: terminated", file=sys.stderr)
         return ExitCode.TERMINATED
@@ -620,7 +622,7 @@ def main(argv: list[str] | None = None) -> int:
         code = command.main(args=argv, prog_name="shiftemp", standalone_mode=False)
         interrupt.check()
         if code == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into a returned 130, silently
-            code = _interrupted()
+            code = _interrupted(argv is None)
     except ShiftempError as exc:
         print(f"shiftemp: error: {exc}", file=sys.stderr)
         code = exc.exit_code
@@ -629,7 +631,7 @@ def main(argv: list[str] | None = None) -> int:
     except TyperException as exc:  # click's usage errors, vendored by typer
         code = usage_error(exc)
     except (KeyboardInterrupt, Abort):
-        code = _interrupted()
+        code = _interrupted(argv is None)
     except MemoryError:  # the pre-flight estimate (resources.py) was too low
         print(f"shiftemp: error: {_out_of_memory(sys.argv[1:] if argv is None else argv)}",
               file=sys.stderr)

@@ -381,9 +381,19 @@ def _float(text: str) -> float | None:
     return _finite(float(text))
 
 
+def _int(text: str) -> int | None:
+    """A JSON integer; one too large for a float (``10**400``) is null, as ``1e999`` is."""
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        return None
+    return value
+
+
 def _parse(text: str) -> tuple[dict[str, Any] | None, str | None]:
     try:
-        item = json.loads(text, parse_constant=_not_finite, parse_float=_float)
+        item = json.loads(text, parse_constant=_not_finite, parse_float=_float, parse_int=_int)
     except json.JSONDecodeError as exc:
         # json's messages may end in "at" ("Unterminated string starting at"): say it once
         return None, f"not JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"

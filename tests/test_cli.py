@@ -294,6 +294,11 @@ def test_an_interrupt_exits_130_quietly(run, pairs, monkeypatch):
     result = run("compare", *pairs["same"], "--target", "y")
     assert result.code == ExitCode.INTERRUPTED == 130
     assert "Traceback" not in result.stderr and result.stdout == ""
+    import logging
+
+    # main(argv) in-process leaves its caller's logging as it was (a process of its own
+    # silences the teardown's logging after an interrupt)
+    assert logging.root.manager.disable == logging.NOTSET
 
 
 def test_a_bug_is_not_disguised_as_a_usage_error(run, pairs, monkeypatch):

@@ -298,13 +298,16 @@ def test_a_figure_that_is_not_finite_reads_as_null(run, report, tmp_path):
     good = record(report)
     lines = [json.dumps(_edited(good, "figures.energy_released", float("nan"))),
              json.dumps(_edited(good, "figures.dS", float("inf"))),
-             json.dumps(good).replace('"S_A": ', '"S_A": 1e999, "_": ')]
+             json.dumps(good).replace('"S_A": ', '"S_A": 1e999, "_": '),
+             # an integer too large for a float skipped the whole record, where 1e999 read null
+             json.dumps(good).replace('"S_A": ', '"S_A": 1' + "0" * 400 + ', "_": ')]
     runs.write_text("\n".join(lines) + "\n")
     found = read(runs)
     assert found.skipped == ()
     assert [r["figures"]["energy_released"] for r in found.records] == [
-        None, good["figures"]["energy_released"], good["figures"]["energy_released"]]
+        None] + [good["figures"]["energy_released"]] * 3
     assert found.records[1]["figures"]["dS"] is None and found.records[2]["figures"]["S_A"] is None
+    assert found.records[3]["figures"]["S_A"] is None
     shown = run("history", runs)
     assert shown.code == 0 and shown.stderr == ""
     as_json = run("history", runs, "-f", "json")
