@@ -473,14 +473,16 @@ def read(path: str | os.PathLike, checksum: bool = True) -> Source:
 
 
 def _changed_since(path: Path, before) -> None:
-    """Refuse an input whose files are no longer those of :func:`identities` ``before``."""
+    """Refuse an input whose files are no longer those of :func:`identities` ``before``
+    (``None``: not known, nothing to compare)."""
+    if before is None:
+        return
     try:
-        same = before is not None and before == identities(path)
-    except OSError:
+        same = before == identities(path)
+    except OSError:  # removed (or moved away) since
         same = False
-    if before is not None and not same:
-        raise InputError(f"{path}: the file changed while it was read; read it again once it is"
-                         " written.")
+    if not same:
+        raise changed(path)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -634,8 +636,13 @@ def check_unchanged(path: str | os.PathLike, identity) -> None:
     except OSError:  # removed (or moved away) since
         same = False
     if not same:
-        raise InputError(f"{path}: the file changed while it was read; read it again once it is"
-                         " written.")
+        raise changed(path)
+
+
+def changed(path: str | os.PathLike) -> InputError:
+    """The error for an input replaced or rewritten while it was read."""
+    return InputError(f"{path}: the file changed while it was read; read it again once it is"
+                      " written.")
 
 
 def _mapped_group(path: str, meta, group: int, columns: list[str], identity) -> pa.Table:
